@@ -1,0 +1,26 @@
+import { CatapultError } from '../../errors/index.js';
+import type { ApiDeps } from '../context.js';
+import type { App } from '../route.js';
+
+/** Liveness, readiness and Prometheus metrics: public, outside /api/v1. */
+export function systemRoutes(app: App, { resources }: ApiDeps): void {
+  app.get('/health', { schema: { hide: true } }, () => ({ status: 'ok' }));
+
+  app.get('/ready', { schema: { hide: true } }, async () => {
+    try {
+      await resources.store.ping();
+    } catch (err) {
+      throw new CatapultError('CATAPULT_NOT_READY', 'The store is unreachable.', { store: resources.store.description }, { cause: err });
+    }
+    const { pending } = await resources.store.migrationStatus();
+    if (pending.length > 0) {
+      throw new CatapultError('CATAPULT_NOT_READY', `Migrations not applied: ${pending.join(', ')}.`, { pending });
+    }
+    return { status: 'ready', store: resources.store.dialect };
+  });
+
+  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
+    const body = await resources.metrics.metrics();
+    return reply.type(resources.metrics.contentType).send(body);
+  });
+}

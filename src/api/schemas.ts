@@ -1,0 +1,52 @@
+import { z } from 'zod';
+import { SCOPES } from '../auth/index.js';
+
+/** Query-string booleans: only the words true and false. */
+export const queryBool = z
+  .enum(['true', 'false'])
+  .transform((v) => v === 'true')
+  .describe('true or false');
+
+export const idParams = z.strictObject({ id: z.string().min(1).max(200) });
+
+export const problemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number(),
+    code: z.string(),
+    detail: z.string(),
+    hint: z.string(),
+    instance: z.string().optional(),
+    requestId: z.string().optional(),
+    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  })
+  .meta({ id: 'Problem', description: 'An error, as application/problem+json (RFC 9457), with a stable `code`.' });
+
+export const scopeSchema = z.enum(SCOPES);
+
+export const apiKeySchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    prefix: z.string(),
+    scopes: z.array(scopeSchema),
+    deployments: z.array(z.string()).nullable(),
+    rateLimitRpm: z.number().nullable(),
+    rateLimitTpm: z.number().nullable(),
+    createdAt: z.number(),
+    createdBy: z.string().nullable(),
+    lastUsedAt: z.number().nullable(),
+    expiresAt: z.number().nullable(),
+    revokedAt: z.number().nullable(),
+  })
+  .meta({ id: 'ApiKey' });
+
+/** Standard error responses added to every authenticated route's documentation. */
+export const errorResponses = {
+  400: problemSchema,
+  401: problemSchema,
+  403: problemSchema,
+  404: problemSchema,
+  409: problemSchema,
+};

@@ -1,0 +1,1 @@
+export { AuditLog, type AuditQuery, type AuditRecord, auditMigrations } from './audit.js';

@@ -1,0 +1,12 @@
+export {
+  type ApiKey,
+  type CreateKeyInput,
+  KeyService,
+  SCOPES,
+  type Scope,
+  generateSecret,
+  hasScope,
+  hashSecret,
+  keyMigrations,
+  sameHash,
+} from './keys.js';

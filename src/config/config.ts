@@ -1,0 +1,124 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+
+/**
+ * Every setting Catapult reads, with its default. Each key maps to an environment variable
+ * (`CATAPULT_` + the key in SCREAMING_SNAKE_CASE) and to the same key in `catapult.yaml`.
+ * Precedence: command-line flags > environment > catapult.yaml > default.
+ */
+export const configSchema = z.strictObject({
+  dataDir: z.string().min(1).default('./.catapult').describe('Directory for the SQLite database, keys and raw results'),
+  databaseUrl: z
+    .string()
+    .default('')
+    .describe('postgres://… to use Postgres; empty means SQLite at <dataDir>/catapult.db')
+    .refine((v) => v === '' || /^postgres(ql)?:\/\//.test(v), {
+      message: 'must be empty (SQLite) or a postgres:// URL',
+    }),
+  apiHost: z.string().default('127.0.0.1').describe('Address the control-plane API listens on'),
+  apiPort: z.coerce.number().int().min(0).max(65535).default(8080).describe('Port of the control-plane API (0: any free port)'),
+  gatewayHost: z.string().default('127.0.0.1').describe('Address the data-plane gateway listens on'),
+  gatewayPort: z.coerce.number().int().min(0).max(65535).default(8000).describe('Port of the data-plane gateway (0: any free port)'),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Log level'),
+  bodyLimit: z.coerce.number().int().min(1024).default(1_048_576).describe('Largest request body the API accepts, in bytes'),
+  eventPollMs: z.coerce.number().int().min(50).default(1000).describe('How often the event stream looks for events written by other servers'),
+  url: z.string().url().default('http://127.0.0.1:8080').describe('API URL the CLI talks to'),
+  apiKey: z.string().default('').describe('API key the CLI uses; falls back to <dataDir>/admin.key'),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type ConfigKey = keyof Config;
+
+export const CONFIG_KEYS = Object.keys(configSchema.shape) as ConfigKey[];
+
+/** `apiPort` → `CATAPULT_API_PORT`. */
+export function envName(key: ConfigKey): string {
+  return `CATAPULT_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+}
+
+export class ConfigError extends Error {
+  readonly code = 'CATAPULT_CONFIG_INVALID';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface LoadConfigOptions {
+  /** Environment to read; pass `{}` in tests. */
+  env: Record<string, string | undefined>;
+  /** Explicit path to a YAML file; otherwise `CATAPULT_CONFIG`, then `./catapult.yaml` if it exists. */
+  file?: string;
+  /** Values from command-line flags; undefined entries are ignored. */
+  overrides?: Partial<Record<ConfigKey, unknown>>;
+  cwd?: string;
+}
+
+/** Builds the configuration from defaults, an optional YAML file, the environment and flags, and validates it. */
+export function loadConfig(opts: LoadConfigOptions): Config {
+  const cwd = opts.cwd ?? process.cwd();
+  const raw: Record<string, unknown> = {};
+  const sources: Record<string, string> = {};
+
+  const explicitFile = opts.file ?? opts.env.CATAPULT_CONFIG;
+  const file = explicitFile ? resolve(cwd, explicitFile) : resolve(cwd, 'catapult.yaml');
+  if (existsSync(file)) {
+    const doc = parseDocument(readFileSync(file, 'utf8'));
+    if (doc.errors.length > 0) {
+      const e = doc.errors[0]!;
+      throw new ConfigError(`${file}:${e.linePos?.[0]?.line ?? '?'}: ${e.message}`);
+    }
+    const data: unknown = doc.toJS();
+    if (data !== null && data !== undefined) {
+      if (typeof data !== 'object' || Array.isArray(data)) {
+        throw new ConfigError(`${file}: expected a mapping of settings at the top level`);
+      }
+      for (const [k, v] of Object.entries(data as Record<string, unknown>)) {
+        raw[k] = v;
+        sources[k] = file;
+      }
+    }
+  } else if (explicitFile) {
+    throw new ConfigError(`config file ${file} does not exist (from ${opts.file ? '--config' : 'CATAPULT_CONFIG'})`);
+  }
+
+  for (const key of CONFIG_KEYS) {
+    const value = opts.env[envName(key)];
+    if (value !== undefined && value !== '') {
+      raw[key] = value;
+      sources[key] = envName(key);
+    }
+  }
+  for (const [key, value] of Object.entries(opts.overrides ?? {})) {
+    if (value !== undefined) {
+      raw[key] = value;
+      sources[key] = `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+    }
+  }
+
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => {
+      const key = String(issue.path[0] ?? '');
+      const from = sources[key] ?? 'default';
+      if (issue.code === 'unrecognized_keys') {
+        return `unknown setting(s) ${issue.keys.join(', ')} in ${file}; known settings: ${CONFIG_KEYS.join(', ')}`;
+      }
+      return `${key} (from ${from}): ${issue.message}`;
+    });
+    throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
+  }
+  return parsed.data;
+}
+
+/** The one place that reads the process environment. */
+export function loadConfigFromProcess(overrides?: LoadConfigOptions['overrides'], file?: string): Config {
+  return loadConfig({ env: process.env, overrides, ...(file ? { file } : {}) });
+}
+
+/** Whether the process runs under CI (`CI=true`): services a test needs must then exist. */
+export function isCi(): boolean {
+  return process.env.CI === 'true' || process.env.CI === '1';
+}

@@ -1,0 +1,11 @@
+export {
+  type Config,
+  type ConfigKey,
+  CONFIG_KEYS,
+  ConfigError,
+  configSchema,
+  envName,
+  isCi,
+  loadConfig,
+  loadConfigFromProcess,
+} from './config.js';

@@ -1,0 +1,9 @@
+export {
+  CATALOGUE,
+  CatapultError,
+  type ErrorCode,
+  type FieldError,
+  type Problem,
+  isCatapultError,
+  toProblem,
+} from './catalogue.js';

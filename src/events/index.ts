@@ -1,0 +1,1 @@
+export { type CatapultEvent, type EventInput, EventLog, eventMigrations } from './events.js';

@@ -1,0 +1,2 @@
+export { type ControlPlane, type ControlPlaneOptions, sqliteFile, startControlPlane } from './controlPlane.js';
+export { allMigrations } from './migrations.js';
