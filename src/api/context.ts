@@ -52,5 +52,7 @@ declare module 'fastify' {
     scope?: Scope;
     /** Whether agent credentials may call this route (and nothing else). */
     agent?: boolean;
+    /** The route streams or long-polls (SSE, log follow, assignment waits): it may hold the connection open. */
+    stream?: boolean;
   }
 }

@@ -10,7 +10,7 @@ export const queryBool = z
 export const idParams = z.strictObject({ id: z.string().min(1).max(200) });
 
 export const problemSchema = z
-  .object({
+  .looseObject({
     type: z.string(),
     title: z.string(),
     status: z.number(),

@@ -31,6 +31,8 @@ export async function buildApi(deps: ApiDeps): Promise<App> {
     ajv: { customOptions: { removeAdditional: false } },
   }).withTypeProvider() as unknown as App;
 
+  // JSON only: a text/plain body is an unsupported media type, not a string to validate.
+  app.removeContentTypeParser('text/plain');
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler((err, req, reply) => sendProblem(err, req, reply));
@@ -87,11 +89,13 @@ export async function buildApi(deps: ApiDeps): Promise<App> {
     },
     transform: (doc) => {
       const out = jsonSchemaTransform(doc);
-      const config = (doc.route as { config?: { scope?: string; agent?: boolean } }).config;
+      const config = (doc.route as { config?: { scope?: string; agent?: boolean; stream?: boolean } }).config;
       const scope = config?.scope ?? (config?.agent ? 'agent' : undefined);
-      if (scope && out.schema && !out.schema.hide) {
-        (out.schema as Record<string, unknown>).security = [{ bearer: [] }];
-        (out.schema as Record<string, unknown>)['x-catapult-scope'] = scope;
+      const schema = out.schema as Record<string, unknown> | undefined;
+      if (scope && schema && !schema.hide) {
+        schema.security = [{ bearer: [] }];
+        schema['x-catapult-scope'] = scope;
+        if (config?.stream) schema['x-catapult-stream'] = true;
       }
       return out;
     },

@@ -9,3 +9,4 @@ export {
   loadConfig,
   loadConfigFromProcess,
 } from './config.js';
+export { configTableMarkdown } from './table.js';

@@ -36,7 +36,7 @@ export function eventRoutes(app: App, { resources }: ApiDeps): void {
   app.get(
     '/api/v1/events',
     {
-      config: { scope: 'read' },
+      config: { scope: 'read', stream: true },
       schema: {
         tags: ['events'],
         summary: 'Server-Sent Events of resource changes; resumable with Last-Event-ID',
