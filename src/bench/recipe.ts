@@ -1,0 +1,232 @@
+import { LineCounter, isMap, isSeq, parseDocument, type Node } from 'yaml';
+import { z } from 'zod';
+
+/**
+ * A benchmark recipe (seed 004's YAML recipes grown up): what to hit (`target`), with what requests
+ * (`workload`), how hard (`load`), for how long (`stop`), from where (`clients`) and what counts as
+ * good (`slo`). Durations are numbers of milliseconds or strings like `30s`, `2m`, `500ms`.
+ */
+
+const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)$/;
+const duration = z.union([z.number().nonnegative(), z.string().regex(DURATION, 'a duration like 500ms, 30s, 2m or 1h')]).transform((v) => {
+  if (typeof v === 'number') return v;
+  const m = DURATION.exec(v)!;
+  const n = Number(m[1]);
+  return n * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const)[m[2] as 'ms' | 's' | 'm' | 'h'];
+});
+
+const lengthDist = z.union([
+  z.number().int().positive(),
+  z.strictObject({ dist: z.literal('fixed'), value: z.number().int().positive() }),
+  z.strictObject({ dist: z.literal('uniform'), min: z.number().int().positive(), max: z.number().int().positive() }),
+  z.strictObject({ dist: z.literal('normal'), mean: z.number().positive(), stddev: z.number().nonnegative(), min: z.number().int().positive().optional(), max: z.number().int().positive().optional() }),
+]);
+
+const dataset = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('inline'),
+    /** Prompts (LLM APIs), request bodies (http, kserve-v2) or {audio, text} items (asr). */
+    items: z.array(z.unknown()).min(1),
+  }),
+  z.strictObject({ type: z.literal('jsonl'), path: z.string().min(1) }),
+  z.strictObject({
+    type: z.literal('synthetic'),
+    inputTokens: lengthDist,
+    outputTokens: lengthDist,
+    count: z.number().int().positive().default(1000),
+  }),
+  z.strictObject({ type: z.literal('asr-manifest'), path: z.string().min(1), audioRoot: z.string().optional() }),
+  z.strictObject({
+    type: z.literal('hf-arrow'),
+    path: z.string().min(1),
+    audioColumn: z.string().default('audio'),
+    textColumn: z.string().default('sentence'),
+  }),
+]);
+
+const service = z.strictObject({
+  runtime: z.string().min(1),
+  model: z.string().min(1).optional(),
+  args: z.array(z.string()).default([]),
+  env: z.record(z.string(), z.string()).default({}),
+  replicas: z.number().int().positive().default(1),
+  backend: z.enum(['agent', 'slurm', 'kubernetes']).default('agent'),
+  keep: z.boolean().default(false),
+});
+
+const target = z
+  .strictObject({
+    deployment: z.string().min(1).optional(),
+    endpoint: z.string().min(1).optional(),
+    url: z.url().optional(),
+    service: service.optional(),
+    /** Extra request headers (for example an auth header for an external URL). */
+    headers: z.record(z.string(), z.string()).default({}),
+    /** Send through the gateway (default for deployments) or straight to the URL. */
+    viaGateway: z.boolean().optional(),
+  })
+  .refine((t) => [t.deployment, t.endpoint, t.url, t.service].filter((x) => x !== undefined).length === 1, {
+    message: 'give exactly one of deployment, endpoint, url or service',
+  });
+
+const load = z
+  .strictObject({
+    type: z.enum(['closed', 'constant', 'poisson', 'gamma', 'ramp']),
+    /** closed: requests in flight at once. */
+    concurrency: z.number().int().positive().optional(),
+    /** constant, poisson, gamma: requests per second. */
+    rate: z.number().positive().optional(),
+    /** A sweep: one stage per value, run one after another. */
+    rates: z.array(z.number().positive()).min(1).optional(),
+    concurrencies: z.array(z.number().int().positive()).min(1).optional(),
+    burstiness: z.number().positive().default(1),
+    from: z.number().positive().optional(),
+    to: z.number().positive().optional(),
+    /** Cap on requests in flight for open-loop loads; arrivals beyond it are counted as dropped, not delayed. */
+    maxInFlight: z.number().int().positive().default(10_000),
+  })
+  .superRefine((l, ctx) => {
+    const need = (field: string, ok: boolean, why: string) => {
+      if (!ok) ctx.addIssue({ code: 'custom', path: [field], message: why });
+    };
+    if (l.type === 'closed') need('concurrency', l.concurrency !== undefined || l.concurrencies !== undefined, 'a closed load needs concurrency (or concurrencies for a sweep)');
+    if (l.type === 'constant' || l.type === 'poisson' || l.type === 'gamma')
+      need('rate', l.rate !== undefined || l.rates !== undefined, `a ${l.type} load needs rate (or rates for a sweep)`);
+    if (l.type === 'ramp') {
+      need('from', l.from !== undefined, 'a ramp needs from (requests per second at the start)');
+      need('to', l.to !== undefined, 'a ramp needs to (requests per second at the end)');
+    }
+  });
+
+const stop = z
+  .strictObject({
+    duration: duration.optional(),
+    requests: z.number().int().positive().optional(),
+    warmup: duration.default(0),
+    cooldown: duration.default(0),
+  })
+  .refine((s) => s.duration !== undefined || s.requests !== undefined, { message: 'give a duration, a request count, or both' });
+
+export const recipeSchema = z.strictObject({
+  name: z.string().min(1).max(200),
+  description: z.string().optional(),
+  target,
+  workload: z.strictObject({
+    api: z.enum(['openai-chat', 'openai-completions', 'kserve-v2', 'asr-transcriptions', 'http']),
+    /** The model name sent in requests; defaults to the target deployment's. */
+    model: z.string().optional(),
+    stream: z.boolean().default(true),
+    dataset,
+    /** For `http`: method and path. */
+    method: z.enum(['GET', 'POST', 'PUT']).default('POST'),
+    path: z.string().optional(),
+    /** Stop generation at exactly the requested output length where the server supports it. */
+    ignoreEos: z.boolean().default(true),
+  }),
+  load,
+  stop,
+  clients: z
+    .strictObject({
+      count: z.number().int().positive().max(1000).default(1),
+      where: z.enum(['local', 'agents']).default('local'),
+    })
+    .default({ count: 1, where: 'local' }),
+  slo: z
+    .strictObject({
+      ttftMs: z.number().positive().optional(),
+      tpotMs: z.number().positive().optional(),
+      e2eMs: z.number().positive().optional(),
+    })
+    .default({}),
+  seed: z.number().int().nonnegative().default(0),
+  /** Per-request timeout. */
+  timeout: duration.default(60_000),
+});
+
+export type Recipe = z.output<typeof recipeSchema>;
+export type RecipeInput = z.input<typeof recipeSchema>;
+
+/** One problem in a recipe: the path in the document, the line (1-based) when known, and what is wrong. */
+export interface RecipeIssue {
+  path: string;
+  line: number | null;
+  column: number | null;
+  message: string;
+}
+
+export class RecipeError extends Error {
+  readonly code = 'CATAPULT_RECIPE_INVALID';
+  constructor(
+    readonly issues: RecipeIssue[],
+    readonly source?: string,
+  ) {
+    super(issues.map((i) => `${source ? `${source}:` : ''}${i.line ?? '?'}: ${i.path || '(top)'}: ${i.message}`).join('\n'));
+    this.name = 'RecipeError';
+  }
+}
+
+/**
+ * The node a path points at, for its line number. When the path ends at a mapping or sequence, the
+ * key's line is more useful than the line where the block's first entry starts.
+ */
+function nodeAt(root: Node | null, path: readonly PropertyKey[]): Node | null {
+  let node: Node | null = root;
+  let last: Node | null = root;
+  for (const key of path) {
+    let keyNode: Node | null = null;
+    if (node && isMap(node)) {
+      const pair = node.items.find((p) => (p.key as { value?: unknown } | null)?.value === key);
+      keyNode = (pair?.key as Node | undefined) ?? null;
+      node = (pair?.value as Node | undefined) ?? keyNode;
+    } else if (node && isSeq(node) && typeof key === 'number') {
+      node = (node.items[key] as Node | undefined) ?? null;
+    } else {
+      node = null;
+    }
+    if (!node) break;
+    last = keyNode && (isMap(node) || isSeq(node)) ? keyNode : node;
+  }
+  return last;
+}
+
+/** Parses and validates a YAML (or JSON) recipe; every problem names its path and line. */
+export function parseRecipe(text: string, source?: string): Recipe {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true });
+  if (doc.errors.length > 0) {
+    throw new RecipeError(
+      doc.errors.map((e) => {
+        const pos = e.linePos?.[0];
+        return { path: '', line: pos?.line ?? null, column: pos?.col ?? null, message: e.message.split('\n')[0] ?? e.message };
+      }),
+      source,
+    );
+  }
+  const data: unknown = doc.toJS();
+  return validateRecipe(data, source, (path) => {
+    const node = nodeAt(doc.contents, path);
+    if (!node?.range) return { line: null, column: null };
+    const pos = lineCounter.linePos(node.range[0]);
+    return { line: pos.line, column: pos.col };
+  });
+}
+
+/** Validates a recipe given as data (JSON bodies); `locate` maps a path to a source line when known. */
+export function validateRecipe(
+  data: unknown,
+  source?: string,
+  locate: (path: readonly PropertyKey[]) => { line: number | null; column: number | null } = () => ({ line: null, column: null }),
+): Recipe {
+  const parsed = recipeSchema.safeParse(data);
+  if (parsed.success) return parsed.data;
+  const issues = parsed.error.issues.map((issue) => {
+    let path = issue.path;
+    let message = issue.message;
+    if (issue.code === 'unrecognized_keys') {
+      path = [...issue.path, issue.keys[0]!];
+      message = `unknown field(s) ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
+    }
+    return { path: path.map(String).join('.'), ...locate(path), message };
+  });
+  throw new RecipeError(issues, source);
+}
