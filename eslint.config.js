@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint';
 import importX from 'eslint-plugin-import-x';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'web/**', 'bin/**', 'eslint.config.js', '.catapult/**', 'test-artifacts/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'web/**', 'bin/**', 'bench/run.js', 'test/fixtures/**', 'eslint.config.js', '.catapult/**', 'test-artifacts/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
