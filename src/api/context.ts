@@ -3,7 +3,10 @@ import type { AuditLog } from '../audit/index.js';
 import type { Config } from '../config/index.js';
 import type { EventLog } from '../events/index.js';
 import type { Logger, Registry } from '../observability/index.js';
+import type { DeploymentService, ReplicaLogs } from '../deployments/index.js';
+import type { ModelService } from '../models/index.js';
 import type { Store } from '../store/index.js';
+import type { TaskEngine } from '../tasks/index.js';
 import type { App } from './route.js';
 import type { Clock } from '../util/index.js';
 
@@ -39,6 +42,13 @@ export interface ApiDeps {
   statusSections?: Record<string, StatusSection>;
   /** Extra credential kinds accepted on routes that allow them. */
   credentialResolvers?: CredentialResolver[];
+  models?: ModelService;
+  deployments?: DeploymentService;
+  replicaLogs?: ReplicaLogs;
+  /** Runtime names with what they serve, for choosing one from a model format. */
+  runtimeForFormat?: (format: string) => string | undefined;
+  /** The durable task engine: task routes and the agents' claim/heartbeat/complete routes. */
+  tasks?: TaskEngine;
   /** Route plugins contributed by later domains. */
   routes?: ((app: App, deps: ApiDeps) => void)[];
 }
@@ -54,5 +64,7 @@ declare module 'fastify' {
     agent?: boolean;
     /** The route streams or long-polls (SSE, log follow, assignment waits): it may hold the connection open. */
     stream?: boolean;
+    /** false: mutating calls are not written to the audit log (agent heartbeats: telemetry, not changes by a person). */
+    audit?: boolean;
   }
 }

@@ -13,6 +13,7 @@ import { clusterStatusRoutes } from './routes/cluster.js';
 import { eventRoutes } from './routes/events.js';
 import { keyRoutes } from './routes/keys.js';
 import { systemRoutes } from './routes/system.js';
+import { taskRoutes } from './routes/tasks.js';
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
@@ -56,7 +57,7 @@ export async function buildApi(deps: ApiDeps): Promise<App> {
 
   // The audit record is written before the response leaves, so an acknowledged change is always audited.
   app.addHook('onSend', async (req, reply, payload) => {
-    if (!MUTATING.has(req.method) || !req.url.startsWith('/api/')) return payload;
+    if (!MUTATING.has(req.method) || !req.url.startsWith('/api/') || req.routeOptions.config.audit === false) return payload;
     const actor = actorOf(req);
     try {
       await deps.audit.record({
@@ -109,6 +110,7 @@ export async function buildApi(deps: ApiDeps): Promise<App> {
   auditRoutes(app, deps);
   eventRoutes(app, deps);
   clusterStatusRoutes(app, deps);
+  taskRoutes(app, deps);
   for (const register of deps.routes ?? []) register(app, deps);
 
   return app;

@@ -1,6 +1,7 @@
 export {
   type ApiKey,
   type CreateKeyInput,
+  type KeyCredential,
   KeyService,
   SCOPES,
   type Scope,

@@ -5,12 +5,14 @@ import type { CatapultMigration, Store } from '../store/index.js';
 import { fromJson, tables, toJson } from '../store/index.js';
 import { type Clock, newId } from '../util/index.js';
 
-export const SCOPES = ['admin', 'deploy', 'bench', 'read', 'infer'] as const;
+export const SCOPES = ['admin', 'deploy', 'bench', 'read', 'infer', 'gateway'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 /**
  * Which scopes a key's scope grants. `admin` grants everything; `deploy` and `bench` include `read`
- * (you cannot manage what you cannot see); `infer` is the data plane only.
+ * (you cannot manage what you cannot see); `infer` is the data plane only. `gateway` is the credential
+ * of a standalone data-plane gateway: it reads routes with their upstream secrets, key hashes and the
+ * event stream, and can change nothing, so a compromised gateway host cannot mint keys or deploy.
  */
 const GRANTS: Record<Scope, readonly Scope[]> = {
   admin: SCOPES,
@@ -18,6 +20,7 @@ const GRANTS: Record<Scope, readonly Scope[]> = {
   bench: ['bench', 'read'],
   read: ['read'],
   infer: ['infer'],
+  gateway: ['gateway', 'read'],
 };
 
 export function hasScope(keyScopes: readonly Scope[], required: Scope): boolean {
@@ -42,6 +45,20 @@ export interface ApiKey {
   lastUsedAt: number | null;
   expiresAt: number | null;
   revokedAt: number | null;
+}
+
+/**
+ * What a data-plane gateway needs to check a key in memory: the SHA-256 hash (never the secret), scopes,
+ * deployment limits, rate limits and expiry.
+ */
+export interface KeyCredential {
+  id: string;
+  hash: string;
+  scopes: Scope[];
+  deployments: string[] | null;
+  rateLimitRpm: number | null;
+  rateLimitTpm: number | null;
+  expiresAt: number | null;
 }
 
 export interface CreateKeyInput {
@@ -206,6 +223,20 @@ export class KeyService {
     return toKey(row);
   }
 
+  /** Every active (unrevoked, unexpired) key as a gateway checks it: hashes only. */
+  async listCredentials(): Promise<KeyCredential[]> {
+    const now = this.clock.now();
+    const rows = await tables<KeyTables>(this.store.db).selectFrom('api_keys').selectAll().where('revoked_at', 'is', null).orderBy('id').execute();
+    return rows.filter((r) => r.expires_at === null || Number(r.expires_at) > now).map(toCredential);
+  }
+
+  /** One active key as a gateway checks it, or undefined when it is unknown, revoked or expired. */
+  async getCredential(id: string): Promise<KeyCredential | undefined> {
+    const row = await tables<KeyTables>(this.store.db).selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!row || row.revoked_at !== null || (row.expires_at !== null && Number(row.expires_at) <= this.clock.now())) return undefined;
+    return toCredential(row);
+  }
+
   /** Whether any active admin key exists (first start creates one when none does). */
   async hasActiveAdmin(): Promise<boolean> {
     const keys = await this.list();
@@ -225,6 +256,19 @@ export class KeyService {
       .execute()
       .catch(() => undefined);
   }
+}
+
+function toCredential(row: ApiKeysTable): KeyCredential {
+  const key = toKey(row);
+  return {
+    id: key.id,
+    hash: row.hash,
+    scopes: key.scopes,
+    deployments: key.deployments,
+    rateLimitRpm: key.rateLimitRpm,
+    rateLimitTpm: key.rateLimitTpm,
+    expiresAt: key.expiresAt,
+  };
 }
 
 function toKey(row: ApiKeysTable): ApiKey {

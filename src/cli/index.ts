@@ -2,8 +2,13 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/index.js';
 import { packageInfo } from '../util/index.js';
 import { ApiError } from './client.js';
+import { registerAgent } from './commands/agent.js';
+import { registerDeployments } from './commands/deployments.js';
+import { registerGateway } from './commands/gateway.js';
 import { registerKeys } from './commands/keys.js';
+import { registerRuntime } from './commands/runtime.js';
 import { registerUp } from './commands/up.js';
+import { registerWorkers } from './commands/workers.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -14,7 +19,12 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   registerUp(program);
+  registerGateway(program);
   registerKeys(program);
+  registerDeployments(program);
+  registerAgent(program);
+  registerWorkers(program);
+  registerRuntime(program);
   program
     .command('version')
     .description('Print the version')

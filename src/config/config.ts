@@ -21,11 +21,41 @@ export const configSchema = z.strictObject({
   apiPort: z.coerce.number().int().min(0).max(65535).default(8080).describe('Port of the control-plane API (0: any free port)'),
   gatewayHost: z.string().default('127.0.0.1').describe('Address the data-plane gateway listens on'),
   gatewayPort: z.coerce.number().int().min(0).max(65535).default(8000).describe('Port of the data-plane gateway (0: any free port)'),
+  gatewayBodyLimit: z.coerce.number().int().min(1024).default(32 * 1024 * 1024).describe('Largest request body the gateway accepts, in bytes (413 beyond)'),
+  gatewayMaxRetries: z.coerce.number().int().min(0).max(2).default(2).describe('Other replicas the gateway tries after a failed attempt (connect failure, 502/503)'),
+  gatewayConnectTimeoutMs: z.coerce.number().int().min(50).default(2000).describe('Time the gateway allows to connect to a replica'),
+  gatewayResponseTimeoutMs: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(300_000)
+    .describe('Time the gateway waits for response headers, and between streamed chunks (0: no limit)'),
+  gatewayEjectAfter: z.coerce.number().int().min(1).default(3).describe('Consecutive connect failures or 5xx answers that eject a replica from balancing'),
+  gatewayEjectBaseMs: z.coerce.number().int().min(100).default(5000).describe('First ejection length; each further ejection in a row doubles it'),
+  gatewayAccessLog: z.union([z.boolean(), z.stringbool()]).default(true).describe('One structured log line per data-plane request'),
+  gatewayActiveRequestBias: z.coerce
+    .number()
+    .min(0)
+    .max(2)
+    .default(0.5)
+    .describe('Balancing cost = latency × (outstanding + 1)^bias; below 1 suits batching LLM servers, 1 one-at-a-time servers'),
+  gatewayAffinity: z
+    .enum(['none', 'session', 'prefix'])
+    .default('session')
+    .describe('LLM routes: keep a session (x-session-id header or `user`) or a prompt prefix on one replica while loads allow'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Log level'),
   bodyLimit: z.coerce.number().int().min(1024).default(1_048_576).describe('Largest request body the API accepts, in bytes'),
   eventPollMs: z.coerce.number().int().min(50).default(1000).describe('How often the event stream looks for events written by other servers'),
   url: z.string().url().default('http://127.0.0.1:8080').describe('API URL the CLI talks to'),
   apiKey: z.string().default('').describe('API key the CLI uses; falls back to <dataDir>/admin.key'),
+  heartbeatIntervalMs: z.coerce.number().int().min(50).default(5000).describe('How often agents heartbeat; the server tells each agent when it registers'),
+  missedHeartbeats: z.coerce.number().int().min(1).default(3).describe('Heartbeats missed in a row before a worker is not_ready'),
+  offlineGraceMs: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .default(60_000)
+    .describe('Silence after which a worker is offline and its replicas are placed elsewhere'),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -121,4 +151,15 @@ export function loadConfigFromProcess(overrides?: LoadConfigOptions['overrides']
 /** Whether the process runs under CI (`CI=true`): services a test needs must then exist. */
 export function isCi(): boolean {
   return process.env.CI === 'true' || process.env.CI === '1';
+}
+
+/**
+ * The parts of this process's environment a child process (a replica, a runtime) should inherit:
+ * search path, home, locale, temp dir, and anything GPU drivers read. Settings stay out.
+ */
+export function inheritedEnvironment(): Record<string, string> {
+  const keep = /^(PATH|HOME|USER|LANG|LC_[A-Z]+|TZ|TMPDIR|LD_LIBRARY_PATH|NVIDIA_[A-Z_]+|CUDA_[A-Z_]+|ROCM_[A-Z_]+|HIP_[A-Z_]+|NODE_OPTIONS)$/;
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && keep.test(k)) out[k] = v;
+  return out;
 }

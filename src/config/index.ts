@@ -5,6 +5,7 @@ export {
   ConfigError,
   configSchema,
   envName,
+  inheritedEnvironment,
   isCi,
   loadConfig,
   loadConfigFromProcess,

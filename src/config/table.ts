@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 import { CONFIG_KEYS, configSchema, envName } from './config.js';
 
 /** The README's configuration table, generated from the schema so the two cannot drift apart. */

@@ -58,6 +58,26 @@ export const CATALOGUE = {
     title: 'Cannot revoke the last admin key',
     hint: 'Create another admin key first, then revoke this one.',
   },
+  CATAPULT_TASK_NOT_FOUND: {
+    status: 404,
+    title: 'Task not found',
+    hint: 'List tasks with GET /api/v1/tasks (filter by queue, state or kind).',
+  },
+  CATAPULT_TASK_NOT_CANCELLABLE: {
+    status: 409,
+    title: 'Task cannot be cancelled',
+    hint: 'Only queued, failed (waiting to retry) or running tasks can be cancelled; this one has already finished.',
+  },
+  CATAPULT_TASK_NOT_RETRYABLE: {
+    status: 409,
+    title: 'Task cannot be retried',
+    hint: 'Only dead tasks can be retried; a failed task retries by itself after its backoff.',
+  },
+  CATAPULT_TASK_LEASE_LOST: {
+    status: 409,
+    title: 'Task lease no longer held',
+    hint: 'Stop working on the task: its lease expired and it was reclaimed, or it was finished, released or cancelled. Claim new work.',
+  },
   CATAPULT_RATE_LIMITED: {
     status: 429,
     title: 'Too many requests',
@@ -68,10 +88,115 @@ export const CATALOGUE = {
     title: 'Invalid event cursor',
     hint: 'Last-Event-ID and ?since must be a non-negative integer sequence number from a previous event.',
   },
+  CATAPULT_WORKER_NOT_FOUND: {
+    status: 404,
+    title: 'Worker not found',
+    hint: 'List workers with `catapult workers ls` or GET /api/v1/workers; workers are named by id or name.',
+  },
+  CATAPULT_WORKER_NAME_TAKEN: {
+    status: 409,
+    title: 'Another live worker has this name',
+    hint: 'Start the agent with a different --name, or remove the other worker once it is offline (`catapult workers rm`).',
+  },
+  CATAPULT_WORKER_BUSY: {
+    status: 409,
+    title: 'Worker still runs replicas',
+    hint: 'Drain it first (`catapult workers drain`), wait until it is offline, or remove it with --force to move its replicas now.',
+  },
+  CATAPULT_JOIN_TOKEN_INVALID: {
+    status: 401,
+    title: 'Join token invalid',
+    hint: 'The join token is unknown, revoked, expired or used up; create a new one with `catapult join-token create`.',
+  },
+  CATAPULT_JOIN_TOKEN_NOT_FOUND: {
+    status: 404,
+    title: 'Join token not found',
+    hint: 'List join tokens with GET /api/v1/join-tokens.',
+  },
+  CATAPULT_AGENT_MISMATCH: {
+    status: 403,
+    title: 'Agent credential belongs to another worker',
+    hint: 'An agent may act only on its own worker id; check the agent data directory holds this worker’s credential.',
+  },
+  CATAPULT_ASSIGNMENT_NOT_FOUND: {
+    status: 404,
+    title: 'Assignment not found',
+    hint: 'List assignments with GET /api/v1/assignments; stopped assignments are removed once their agent confirms.',
+  },
+  CATAPULT_RUNTIME_UNKNOWN: {
+    status: 400,
+    title: 'Unknown runtime',
+    hint: 'Use one of the runtimes listed in `known` (built in: onnx, simulator; templates: vllm, tgi, llamacpp, sglang, triton; or custom).',
+  },
+  CATAPULT_RUNTIME_OPTIONS_INVALID: {
+    status: 400,
+    title: 'Runtime options are invalid',
+    hint: 'Fix the options listed in `errors`; src/runtimes/README.md lists every option of each runtime.',
+  },
   CATAPULT_NOT_READY: {
     status: 503,
     title: 'Not ready',
     hint: 'The store is unreachable or migrations have not run; check the server log.',
+  },
+  CATAPULT_MODEL_NOT_FOUND: {
+    status: 404,
+    title: 'Model not found',
+    hint: 'List models with `catapult models ls` or GET /api/v1/models; refer to one by id, name or name:version.',
+  },
+  CATAPULT_MODEL_EXISTS: {
+    status: 409,
+    title: 'Model version already registered',
+    hint: 'Register it under a new version, or delete the old registration first.',
+  },
+  CATAPULT_MODEL_IN_USE: {
+    status: 409,
+    title: 'Model is used by deployments',
+    hint: 'Delete the deployments listed in `deployments` first.',
+  },
+  CATAPULT_MODEL_SOURCE_NOT_FOUND: {
+    status: 400,
+    title: 'Model source does not exist',
+    hint: 'Give a path (or file:// URI) that exists on the control-plane machine.',
+  },
+  CATAPULT_MODEL_SOURCE_UNSUPPORTED: {
+    status: 400,
+    title: 'Model source kind not supported',
+    hint: 'Give a local path or file:// URI; copy remote models to local storage first.',
+  },
+  CATAPULT_DEPLOYMENT_NOT_FOUND: {
+    status: 404,
+    title: 'Deployment not found',
+    hint: 'List deployments with `catapult deployments ls` or GET /api/v1/deployments; refer to one by id or name.',
+  },
+  CATAPULT_DEPLOYMENT_EXISTS: {
+    status: 409,
+    title: 'A deployment with this name exists',
+    hint: 'Choose another name, or update the existing deployment with PATCH /api/v1/deployments/{id}.',
+  },
+  CATAPULT_GATEWAY_ROUTE_NOT_FOUND: {
+    status: 404,
+    title: 'Route not found',
+    hint: 'List routes with GET /api/v1/routes; a route has the id of its deployment or endpoint.',
+  },
+  CATAPULT_GATEWAY_ROUTE_NAME_TAKEN: {
+    status: 409,
+    title: 'Another deployment or endpoint already serves this name',
+    hint: 'Pick another name (or served model name), or delete the route named in `routeId` first.',
+  },
+  CATAPULT_GATEWAY_ROUTE_INVALID: {
+    status: 400,
+    title: 'Route is invalid',
+    hint: 'Fix the fields listed in `errors`; src/gateway/README.md describes the route shape.',
+  },
+  CATAPULT_ENDPOINT_NOT_FOUND: {
+    status: 404,
+    title: 'Endpoint not found',
+    hint: 'List endpoints with GET /api/v1/endpoints; refer to one by id or name.',
+  },
+  CATAPULT_ENDPOINT_EXISTS: {
+    status: 409,
+    title: 'An endpoint with this name already exists',
+    hint: 'Choose another name, or delete the existing endpoint (DELETE /api/v1/endpoints/{id}) first.',
   },
   CATAPULT_INTERNAL: {
     status: 500,

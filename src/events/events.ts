@@ -111,6 +111,40 @@ export class EventLog {
     return rows.map(toEvent);
   }
 
+  /** The newest events about the given subjects, oldest first. */
+  async listForSubjects(kinds: string[], ids: string[], limit = 500): Promise<CatapultEvent[]> {
+    if (ids.length === 0) return [];
+    const rows = await tables<EventTables>(this.store.db)
+      .selectFrom('events')
+      .selectAll()
+      .where('subject_kind', 'in', kinds)
+      .where('subject_id', 'in', ids)
+      .orderBy('seq', 'desc')
+      .limit(limit)
+      .execute();
+    return rows.reverse().map(toEvent);
+  }
+
+  /**
+   * The newest events whose data has `field` equal to a string `value` (e.g. every event of a
+   * deployment's replicas, which carry `owner`), oldest first. Matches on the JSON text, so it is
+   * for ids and names, not free text.
+   */
+  async listByData(field: string, value: string, limit = 500): Promise<CatapultEvent[]> {
+    const needle = `%${JSON.stringify(field)}:${JSON.stringify(value)}%`;
+    const rows = await tables<EventTables>(this.store.db)
+      .selectFrom('events')
+      .selectAll()
+      .where('data', 'like', needle)
+      .orderBy('seq', 'desc')
+      .limit(limit)
+      .execute();
+    return rows
+      .reverse()
+      .map(toEvent)
+      .filter((e) => e.data[field] === value);
+  }
+
   async latestSeq(): Promise<number> {
     const row = await tables<EventTables>(this.store.db)
       .selectFrom('events')

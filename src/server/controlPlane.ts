@@ -1,11 +1,17 @@
 import { join } from 'node:path';
-import { type ApiDeps, type App, buildApi } from '../api/index.js';
+import { type ApiDeps, type App, buildApi, clusterRoutes, deploymentRoutes, gatewayRoutes, modelRoutes } from '../api/index.js';
 import { AuditLog } from '../audit/index.js';
 import { KeyService } from '../auth/index.js';
+import { ClusterService } from '../cluster/index.js';
 import type { Config } from '../config/index.js';
+import { DeploymentService, ReplicaLogs } from '../deployments/index.js';
 import { EventLog } from '../events/index.js';
+import { EndpointService, RouteRegistry } from '../gateway/index.js';
+import { ModelService } from '../models/index.js';
 import { type Logger, createMetricsRegistry } from '../observability/index.js';
+import { detectModelFormat, runtimeCatalog, runtimeForFormat } from './runtimes.js';
 import { Store } from '../store/index.js';
+import { TaskEngine, TaskHandlers, WorkerPool } from '../tasks/index.js';
 import { type Clock, systemClock } from '../util/index.js';
 import { allMigrations } from './migrations.js';
 
@@ -15,6 +21,16 @@ export interface ControlPlane {
   events: EventLog;
   keys: KeyService;
   audit: AuditLog;
+  cluster: ClusterService;
+  /** Where deployments and endpoints are served; gateways follow it. */
+  routeRegistry: RouteRegistry;
+  endpoints: EndpointService;
+  models: ModelService;
+  deployments: DeploymentService;
+  /** The durable task engine (queues, leases, retries). */
+  tasks: TaskEngine;
+  /** Runs control-plane task handlers in this process. */
+  taskPool: WorkerPool;
   api: App;
   /** The API's base URL once listening. */
   url: string;
@@ -27,7 +43,15 @@ export interface ControlPlaneOptions {
   clock?: Clock;
   /** Listen on apiHost:apiPort; false builds the API without listening (for inject tests). */
   listen?: boolean;
+  /**
+   * Registers extra task handlers (tests, embedders) next to the domains' own; called before the
+   * worker pool starts, which then freezes the registry.
+   */
+  registerTasks?: (handlers: TaskHandlers) => void;
 }
+
+/** Control-plane task handlers running at once in one server. */
+const TASK_CONCURRENCY = 4;
 
 /** The SQLite file for a data dir, when no database URL is configured. */
 export function sqliteFile(config: Config): string {
@@ -50,10 +74,41 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const events = new EventLog(store, clock, config.eventPollMs);
   const keys = new KeyService(store, events, clock);
   const audit = new AuditLog(store, clock);
+  // Before the other domains, so each can enqueue work and register its task handlers (each kind
+  // exactly once) as it is wired; the pool starts, and freezes the registry, once all are in.
+  const tasks = new TaskEngine({ store, clock, events, metrics, log });
+  const taskHandlers = new TaskHandlers();
+  const cluster = new ClusterService({ config, store, clock, log, events, metrics });
+  await cluster.start();
+  const routeRegistry = new RouteRegistry(store, events, clock);
+  const endpoints = new EndpointService(store, events, clock, routeRegistry);
+  const models = new ModelService(store, events, clock, detectModelFormat);
+  const replicaLogs = new ReplicaLogs(store, clock);
+  const deployments = new DeploymentService({
+    store,
+    events,
+    clock,
+    log,
+    models,
+    runtimes: runtimeCatalog,
+    placer: cluster,
+    routes: routeRegistry,
+    gatewayUrl: `http://${config.gatewayHost === '0.0.0.0' ? '127.0.0.1' : config.gatewayHost}:${config.gatewayPort}`,
+  });
+  opts.registerTasks?.(taskHandlers);
+  const taskPool = new WorkerPool(tasks, { store, clock, log }, { handlers: taskHandlers, concurrency: TASK_CONCURRENCY });
   const deps: ApiDeps = {
     resources: { config, store, clock, log, events, metrics },
     keys,
     audit,
+    tasks,
+    statusSections: { ...cluster.statusSections(), queues: () => tasks.queueStats() },
+    credentialResolvers: [(secret) => cluster.resolveCredential(secret)],
+    models,
+    deployments,
+    replicaLogs,
+    runtimeForFormat,
+    routes: [clusterRoutes(cluster), gatewayRoutes(routeRegistry, endpoints), modelRoutes, deploymentRoutes],
   };
   const api = await buildApi(deps);
   let url = '';
@@ -63,17 +118,29 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   } else {
     await api.ready();
   }
+  await taskPool.start();
+  deployments.start();
   return {
     config,
     store,
     events,
     keys,
     audit,
+    cluster,
+    routeRegistry,
+    endpoints,
+    models,
+    deployments,
+    tasks,
+    taskPool,
     api,
     url,
     async close() {
-      events.close();
       await api.close();
+      await deployments.stop();
+      await taskPool.stop({ deadlineMs: 10_000 });
+      await cluster.stop();
+      events.close();
       await store.close();
     },
   };

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, type Migration, Migrator, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
+import { Kysely, type Migration, Migrator, PostgresDialect, SqliteDialect, type SqliteDatabase, sql, type Transaction } from 'kysely';
 import pg from 'pg';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -89,7 +89,7 @@ export class Store {
       database.pragma('synchronous = NORMAL');
       database.pragma('busy_timeout = 5000');
       database.pragma('foreign_keys = ON');
-      this.db = new Kysely({ dialect: new SqliteDialect({ database }) });
+      this.db = new Kysely({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
       this.types = { ms: 'integer', serial: 'integer', json: 'text', int: 'integer', float: 'real' };
     }
     const ctx = (db: Kysely<unknown>): MigrationContext => ({ db: db as AnyDb, dialect: this.dialect, t: this.types });
@@ -163,6 +163,31 @@ export class Store {
   async close(): Promise<void> {
     await this.db.destroy();
   }
+}
+
+/**
+ * better-sqlite3 behind a cache of prepared statements: Kysely prepares every query afresh, and for
+ * the short statements on hot paths preparing costs about as much as running. Reuse is safe because
+ * statements run synchronously on the one connection (a stream holds that connection until it ends);
+ * the cache is bounded because IN lists of varying length make ever new texts.
+ */
+function withStatementCache(database: SQLite.Database, size = 500): SqliteDatabase {
+  const cache = new Map<string, SQLite.Statement>();
+  return {
+    close: () => database.close(),
+    prepare(text: string) {
+      let stmt = cache.get(text);
+      if (stmt) {
+        // Re-insert to keep the map in least-recently-used order.
+        cache.delete(text);
+      } else {
+        stmt = database.prepare(text);
+        if (cache.size >= size) cache.delete(cache.keys().next().value!);
+      }
+      cache.set(text, stmt);
+      return stmt;
+    },
+  };
 }
 
 function parseInt8AsNumber(oid: number, format?: string): (value: string) => unknown {

@@ -64,7 +64,8 @@ describeEachBackend('control-plane API foundation', (backend: Backend) => {
     const revoked = await json(await t.call('DELETE', `/api/v1/keys/${body.key.id}`));
     expect(revoked.body.revokedAt).toBeTypeOf('number');
 
-    for (const headers of [{}, { authorization: 'Basic abc' }, { authorization: 'Bearer cat_nope' }, { authorization: `Bearer ${body.secret}` }]) {
+    const headerSets: Record<string, string>[] = [{}, { authorization: 'Basic abc' }, { authorization: 'Bearer cat_nope' }, { authorization: `Bearer ${body.secret}` }];
+    for (const headers of headerSets) {
       const res = await json(await t.call('GET', '/api/v1/whoami', { key: null, headers }));
       expect(res.status).toBe(401);
       expect(res.body.code).toBe('CATAPULT_UNAUTHENTICATED');

@@ -1,0 +1,79 @@
+import type { AgentAssignment, HeartbeatBody, HeartbeatResponse, RegisterBody, RegisterResponse } from '../cluster/index.js';
+
+/** An error answer from the control plane (problem+json), or no answer at all (status 0). */
+export class ServerError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ServerError';
+  }
+
+  /** The server could not be reached or answered 5xx/503: worth retrying as it is. */
+  get transient(): boolean {
+    return this.status === 0 || this.status >= 500 || this.status === 429;
+  }
+}
+
+/** The agent's side of the agent protocol (register, heartbeat, assignment long-poll). */
+export class AgentClient {
+  /** The join token while joining, the agent credential afterwards. */
+  bearer: string | undefined;
+
+  constructor(
+    readonly baseUrl: string,
+    private readonly fetchImpl: typeof fetch = fetch,
+  ) {}
+
+  register(body: RegisterBody): Promise<RegisterResponse> {
+    return this.request<RegisterResponse>('POST', '/api/v1/agents/register', body);
+  }
+
+  heartbeat(workerId: string, body: HeartbeatBody, signal?: AbortSignal): Promise<HeartbeatResponse> {
+    return this.request<HeartbeatResponse>('POST', `/api/v1/agents/${encodeURIComponent(workerId)}/heartbeat`, body, signal);
+  }
+
+  assignments(workerId: string, version: string | undefined, waitSeconds: number, signal?: AbortSignal): Promise<{ version: string; items: AgentAssignment[] }> {
+    const q = new URLSearchParams({ wait: String(waitSeconds) });
+    if (version) q.set('version', version);
+    return this.request('GET', `/api/v1/agents/${encodeURIComponent(workerId)}/assignments?${q.toString()}`, undefined, signal);
+  }
+
+  /** Ships replicas' new output lines. */
+  logs(workerId: string, batches: { replicaId: string; deploymentId: string; lines: string[] }[], signal?: AbortSignal): Promise<{ accepted: number }> {
+    return this.request('POST', `/api/v1/agents/${encodeURIComponent(workerId)}/logs`, { batches }, signal);
+  }
+
+  private async request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+    let res: Response;
+    try {
+      res = await this.fetchImpl(this.baseUrl + path, {
+        method,
+        headers: {
+          ...(this.bearer ? { authorization: `Bearer ${this.bearer}` } : {}),
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        ...(signal ? { signal } : {}),
+      });
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+      throw new ServerError(0, 'UNREACHABLE', `cannot reach ${this.baseUrl} (${cause})`);
+    }
+    const text = await res.text();
+    let data: unknown;
+    try {
+      data = text ? JSON.parse(text) : undefined;
+    } catch {
+      data = undefined;
+    }
+    if (!res.ok) {
+      const p = (data ?? {}) as { code?: string; detail?: string };
+      throw new ServerError(res.status, p.code ?? `HTTP_${res.status}`, p.detail ?? res.statusText);
+    }
+    return data as T;
+  }
+}

@@ -1,0 +1,263 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import type { AgentAssignment, ReportedReplicaState } from '../cluster/index.js';
+import type { ReplicaSpec } from '../deployments/index.js';
+import { getRuntime } from '../runtimes/index.js';
+import { DEFAULT_RESTART, type ProcessStatus, Supervisor } from '../supervisor/index.js';
+import type { ReplicaExecutor, ReplicaStatus } from './executor.js';
+
+export interface ProcessExecutorOptions {
+  /** Where replica directories (state, output) live, e.g. `<agent data dir>/replicas`. */
+  dir: string;
+  /** Address replicas bind to. */
+  bindHost: string;
+  /** Address others (the gateway) use to reach replicas on this machine. */
+  advertiseHost: string;
+  /** Restart policy for crashed replicas. */
+  restart?: typeof DEFAULT_RESTART;
+  /** Lines of output kept per replica between shipments to the server. */
+  maxBufferedLines?: number;
+  /** Environment every replica starts from (PATH, HOME, driver variables). */
+  baseEnv: Record<string, string>;
+}
+
+/** A replica's status with where it serves. */
+export interface ProcessReplicaStatus extends ReplicaStatus {
+  endpoint: string | null;
+}
+
+/** Output lines waiting to be shipped to the server. */
+export interface LogBatch {
+  replicaId: string;
+  deploymentId: string;
+  lines: string[];
+}
+
+async function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, host, () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function replicaSpecOf(a: AgentAssignment): ReplicaSpec {
+  return a.spec as unknown as ReplicaSpec;
+}
+
+/**
+ * Runs each assigned replica as a real process through the supervisor: builds its command from its
+ * runtime, gives it a port and its GPUs (CUDA_VISIBLE_DEVICES / HIP_VISIBLE_DEVICES), and reports its
+ * state and endpoint. Replicas survive an agent restart; a new executor adopts them.
+ */
+export class ProcessExecutor implements ReplicaExecutor {
+  private readonly supervisor: Supervisor;
+  private readonly assignments = new Map<string, { assignment: AgentAssignment; port: number; startedAt: number }>();
+  private readonly models = new Set<string>();
+  private readonly logs = new Map<string, string[]>();
+  private readonly unfollow = new Map<string, () => void>();
+  private readonly stopping = new Map<string, Promise<void>>();
+  private readonly failedToStart = new Map<string, { assignment: AgentAssignment; message: string; at: number }>();
+
+  constructor(private readonly opts: ProcessExecutorOptions) {
+    mkdirSync(opts.dir, { recursive: true });
+    this.supervisor = new Supervisor({ dir: opts.dir });
+    const { adopted, gone } = this.supervisor.adopt();
+    for (const s of adopted) {
+      const meta = this.readMeta(s.id);
+      if (meta) {
+        this.assignments.set(s.id, meta);
+        if (meta.assignment.modelKey) this.models.add(meta.assignment.modelKey);
+        this.followLogs(s.id, meta.assignment);
+      }
+    }
+    // Replicas that died while the agent was away start again when the server still wants them.
+    for (const spec of gone) this.forget(spec.id);
+  }
+
+  async apply(desired: readonly AgentAssignment[]): Promise<void> {
+    const want = new Map(desired.map((a) => [a.id, a]));
+    for (const id of [...this.assignments.keys()]) {
+      if (!want.has(id)) this.stopReplica(id);
+    }
+    for (const a of desired) {
+      if (this.assignments.has(a.id) || this.stopping.has(a.id) || this.failedToStart.has(a.id)) continue;
+      await this.startReplica(a);
+    }
+    for (const id of [...this.failedToStart.keys()]) if (!want.has(id)) this.failedToStart.delete(id);
+  }
+
+  list(): ProcessReplicaStatus[] {
+    const out: ProcessReplicaStatus[] = [];
+    for (const [id, meta] of this.assignments) {
+      const s = this.supervisor.status(id);
+      if (!s) continue;
+      const stopping = this.stopping.has(id);
+      out.push({
+        assignment: meta.assignment,
+        state: stopping ? 'draining' : mapPhase(s),
+        message: describe(s),
+        runId: `${id}:${s.restarts}`,
+        startedAt: meta.startedAt,
+        endpoint: `http://${this.opts.advertiseHost}:${meta.port}`,
+      });
+    }
+    for (const [id, f] of this.failedToStart) {
+      out.push({ assignment: f.assignment, state: 'failed', message: f.message, runId: `${id}:0`, startedAt: f.at, endpoint: null });
+    }
+    return out;
+  }
+
+  cachedModels(): string[] {
+    return [...this.models];
+  }
+
+  /** Takes the output lines gathered since the last call. */
+  drainLogs(): LogBatch[] {
+    const out: LogBatch[] = [];
+    for (const [id, lines] of this.logs) {
+      if (lines.length === 0) continue;
+      const meta = this.assignments.get(id);
+      out.push({ replicaId: id, deploymentId: meta ? replicaSpecOf(meta.assignment).deploymentId ?? meta.assignment.owner : id, lines: lines.splice(0) });
+    }
+    return out;
+  }
+
+  async close(opts: { stopReplicas?: boolean } = {}): Promise<void> {
+    for (const u of this.unfollow.values()) u();
+    this.unfollow.clear();
+    await Promise.all(this.stopping.values());
+    await this.supervisor.close({ stopReplicas: opts.stopReplicas ?? false });
+  }
+
+  private async startReplica(a: AgentAssignment): Promise<void> {
+    const spec = replicaSpecOf(a);
+    const now = Date.now();
+    try {
+      const runtime = getRuntime(spec.runtime);
+      const port = await freePort(this.opts.bindHost);
+      const ports: Record<string, number> = {};
+      for (const name of runtime.extraPorts) ports[name] = await freePort(this.opts.bindHost);
+      const launch = runtime.buildCommand({
+        modelPath: spec.modelPath,
+        modelName: spec.modelName,
+        port,
+        host: this.opts.bindHost,
+        gpus: a.gpuIndices,
+        ...(a.gpuVendor ? { gpuVendor: a.gpuVendor } : {}),
+        ports,
+        args: spec.args,
+        options: spec.options,
+      });
+      // The runtime's own variables (GPU visibility above all) win over the deployment's.
+      const env: Record<string, string> = { ...this.opts.baseEnv, ...spec.env, ...launch.env };
+      if (a.gpuIndices.length === 0 && !('CUDA_VISIBLE_DEVICES' in env)) env.CUDA_VISIBLE_DEVICES = '';
+      const meta = { assignment: a, port, startedAt: now };
+      this.assignments.set(a.id, meta);
+      this.writeMeta(a.id, meta);
+      if (a.modelKey) this.models.add(a.modelKey);
+      this.supervisor.start({
+        id: a.id,
+        argv: launch.argv,
+        env,
+        host: this.opts.bindHost === '0.0.0.0' ? '127.0.0.1' : this.opts.bindHost,
+        port,
+        readiness: { path: launch.healthPath, timeoutMs: spec.readinessTimeoutMs ?? launch.readinessTimeoutMs, periodMs: 100 },
+        liveness: { path: launch.healthPath, periodMs: 5000, failureThreshold: 3, timeoutMs: 5000 },
+        stopGraceMs: 10_000,
+        restart: this.opts.restart ?? DEFAULT_RESTART,
+      });
+      this.followLogs(a.id, a);
+    } catch (err) {
+      this.assignments.delete(a.id);
+      this.failedToStart.set(a.id, { assignment: a, message: `could not start: ${(err as Error).message}`, at: now });
+    }
+  }
+
+  private stopReplica(id: string): void {
+    if (this.stopping.has(id)) return;
+    const p = (async () => {
+      await this.supervisor.stop(id);
+      // Ship what it printed while stopping before its directory goes.
+      this.unfollow.get(id)?.();
+      this.unfollow.delete(id);
+      this.forget(id);
+    })().finally(() => this.stopping.delete(id));
+    this.stopping.set(id, p);
+  }
+
+  private forget(id: string): void {
+    this.assignments.delete(id);
+    try {
+      this.supervisor.remove(id);
+    } catch {
+      // still running; removed once stopped
+    }
+  }
+
+  private followLogs(id: string, a: AgentAssignment): void {
+    if (this.unfollow.has(id)) return;
+    const max = this.opts.maxBufferedLines ?? 5000;
+    const buf = this.logs.get(id) ?? [];
+    this.logs.set(id, buf);
+    void a;
+    this.unfollow.set(
+      id,
+      this.supervisor.follow(
+        id,
+        (lines) => {
+          buf.push(...lines);
+          if (buf.length > max) buf.splice(0, buf.length - max);
+        },
+        false,
+        250,
+      ),
+    );
+  }
+
+  private metaFile(id: string): string {
+    return join(this.opts.dir, id.replace(/[^A-Za-z0-9_.-]/g, '_'), 'assignment.json');
+  }
+
+  private writeMeta(id: string, meta: { assignment: AgentAssignment; port: number; startedAt: number }): void {
+    const file = this.metaFile(id);
+    mkdirSync(join(file, '..'), { recursive: true });
+    writeFileSync(file, JSON.stringify(meta));
+  }
+
+  private readMeta(id: string): { assignment: AgentAssignment; port: number; startedAt: number } | undefined {
+    const file = this.metaFile(id);
+    if (!existsSync(file)) return undefined;
+    try {
+      return JSON.parse(readFileSync(file, 'utf8')) as { assignment: AgentAssignment; port: number; startedAt: number };
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+function mapPhase(s: ProcessStatus): ReportedReplicaState {
+  switch (s.phase) {
+    case 'ready':
+      return 'ready';
+    case 'starting':
+    case 'backoff':
+      return 'starting';
+    case 'stopping':
+      return 'draining';
+    case 'stopped':
+      return 'stopped';
+    case 'failed':
+      return 'failed';
+  }
+}
+
+function describe(s: ProcessStatus): string | null {
+  if (!s.reason) return null;
+  if (s.phase === 'failed' && s.lastLogLines.length > 0) return `${s.reason}\n--- last output ---\n${s.lastLogLines.join('\n')}`;
+  return s.reason;
+}

@@ -1,0 +1,296 @@
+import { basename, dirname } from 'node:path';
+import { z } from 'zod';
+import { deploymentSpecSchema, deploymentUpdateSchema, modelDeploymentSchema, seedModelPath, seedToSpec, toSeedResponse } from '../../deployments/index.js';
+import { CatapultError } from '../../errors/index.js';
+import type { ApiDeps } from '../context.js';
+import type { App } from '../route.js';
+import { errorResponses, idParams } from '../schemas.js';
+
+const modelSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    version: z.string(),
+    source: z.string(),
+    path: z.string(),
+    format: z.string(),
+    formatEvidence: z.string(),
+    sizeBytes: z.number(),
+    description: z.string().nullable(),
+    labels: z.record(z.string(), z.string()),
+    createdAt: z.number(),
+  })
+  .meta({ id: 'Model' });
+
+const replicaSchema = z.object({
+  id: z.string(),
+  generation: z.number(),
+  workerId: z.string().nullable(),
+  state: z.string(),
+  desired: z.enum(['run', 'stop']),
+  gpuIndices: z.array(z.number()),
+  url: z.string().nullable(),
+  message: z.string().nullable(),
+  explanation: z.unknown(),
+});
+
+const deploymentSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    modelId: z.string().nullable(),
+    runtime: z.string(),
+    protocol: z.string(),
+    spec: z.unknown(),
+    generation: z.number(),
+    state: z.string(),
+    reason: z.string().nullable(),
+    conditions: z.array(z.object({ type: z.string(), status: z.string(), reason: z.string(), message: z.string(), since: z.number() })),
+    urls: z.record(z.string(), z.string()),
+    replicas: z.object({ desired: z.number(), ready: z.number(), total: z.number(), items: z.array(replicaSchema) }),
+    createdAt: z.number(),
+    updatedAt: z.number(),
+  })
+  .meta({ id: 'Deployment' });
+
+const eventSchema = z.object({
+  seq: z.number(),
+  ts: z.number(),
+  type: z.string(),
+  subject: z.object({ kind: z.string(), id: z.string() }),
+  data: z.record(z.string(), z.unknown()),
+});
+
+function need<T>(value: T | undefined, what: string): T {
+  if (!value) throw new CatapultError('CATAPULT_NOT_FOUND', `${what} is not enabled on this server.`);
+  return value;
+}
+
+export function modelRoutes(app: App, deps: ApiDeps): void {
+  const models = () => need(deps.models, 'The model registry');
+  app.get(
+    '/api/v1/models',
+    { config: { scope: 'read' }, schema: { tags: ['models'], summary: 'List registered models', response: { 200: z.object({ items: z.array(modelSchema) }), ...errorResponses } } },
+    async () => ({ items: await models().list() }),
+  );
+  app.post(
+    '/api/v1/models',
+    {
+      config: { scope: 'deploy' },
+      schema: {
+        tags: ['models'],
+        summary: 'Register a model from a local path or file:// URI',
+        body: z.strictObject({
+          name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'letters, digits, dots, dashes, underscores; up to 128'),
+          version: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/).optional(),
+          source: z.string().min(1).max(4096),
+          description: z.string().max(2000).optional(),
+          labels: z.record(z.string().max(100), z.string().max(500)).optional(),
+        }),
+        response: { 201: modelSchema, ...errorResponses },
+      },
+    },
+    async (req, reply) => reply.code(201).send(await models().register(req.body)),
+  );
+  app.get(
+    '/api/v1/models/:id',
+    { config: { scope: 'read' }, schema: { tags: ['models'], summary: 'Get a model by id, name or name:version', params: idParams, response: { 200: modelSchema, ...errorResponses } } },
+    async (req) => models().get(req.params.id),
+  );
+  app.delete(
+    '/api/v1/models/:id',
+    {
+      config: { scope: 'deploy' },
+      schema: { tags: ['models'], summary: 'Delete a model registration (refused while deployed; files are kept)', params: idParams, response: { 200: modelSchema, ...errorResponses } },
+    },
+    async (req) => models().delete(req.params.id),
+  );
+}
+
+export function deploymentRoutes(app: App, deps: ApiDeps): void {
+  const deployments = () => need(deps.deployments, 'Deployments');
+  app.get(
+    '/api/v1/deployments',
+    { config: { scope: 'read' }, schema: { tags: ['deployments'], summary: 'List deployments with their state', response: { 200: z.object({ items: z.array(deploymentSchema) }), ...errorResponses } } },
+    async () => ({ items: await deployments().list() }),
+  );
+  app.post(
+    '/api/v1/deployments',
+    {
+      config: { scope: 'deploy' },
+      schema: {
+        tags: ['deployments'],
+        summary: 'Create a deployment; it is placed and started in the background',
+        body: deploymentSpecSchema,
+        response: { 201: deploymentSchema, ...errorResponses },
+      },
+    },
+    async (req, reply) => reply.code(201).send(await deployments().create(req.body)),
+  );
+  app.get(
+    '/api/v1/deployments/:id',
+    { config: { scope: 'read' }, schema: { tags: ['deployments'], summary: 'Get a deployment by id or name', params: idParams, response: { 200: deploymentSchema, ...errorResponses } } },
+    async (req) => deployments().get(req.params.id),
+  );
+  app.patch(
+    '/api/v1/deployments/:id',
+    {
+      config: { scope: 'deploy' },
+      schema: {
+        tags: ['deployments'],
+        summary: 'Change replicas, resources, placement, env, args or options; a change to what runs rolls replicas one by one',
+        params: idParams,
+        body: deploymentUpdateSchema,
+        response: { 200: deploymentSchema, ...errorResponses },
+      },
+    },
+    async (req) => deployments().update(req.params.id, req.body),
+  );
+  app.delete(
+    '/api/v1/deployments/:id',
+    {
+      config: { scope: 'deploy' },
+      schema: { tags: ['deployments'], summary: 'Delete a deployment: its replicas stop, then it is forgotten', params: idParams, response: { 202: deploymentSchema, ...errorResponses } },
+    },
+    async (req, reply) => reply.code(202).send(await deployments().delete(req.params.id)),
+  );
+  app.get(
+    '/api/v1/deployments/:id/events',
+    {
+      config: { scope: 'read' },
+      schema: {
+        tags: ['deployments'],
+        summary: "A deployment's events, its replicas' included (placement failures with the arithmetic, crashes with last log lines)",
+        params: idParams,
+        querystring: z.strictObject({ limit: z.coerce.number().int().min(1).max(1000).default(200) }),
+        response: { 200: z.object({ items: z.array(eventSchema) }), ...errorResponses },
+      },
+    },
+    async (req) => {
+      const d = await deployments().get(req.params.id);
+      const replicaIds = new Set(d.replicas.items.map((r) => r.id));
+      const items = (await deps.resources.events.listForSubjects(['deployment'], [d.id], req.query.limit * 5))
+        .concat(await deps.resources.events.listByData('owner', d.id, req.query.limit * 5))
+        .filter((e) => e.subject.id === d.id || replicaIds.has(e.subject.id) || e.data.owner === d.id);
+      const unique = [...new Map(items.map((e) => [e.seq, e])).values()].sort((a, b) => a.seq - b.seq).slice(-req.query.limit);
+      return { items: unique };
+    },
+  );
+
+  app.get(
+    '/api/v1/deployments/:id/logs',
+    {
+      config: { scope: 'read' },
+      schema: {
+        tags: ['deployments'],
+        summary: "A deployment's replica output: the last `tail` lines, or the lines after `since` (follow by passing back `next`)",
+        params: idParams,
+        querystring: z.strictObject({
+          replica: z.string().max(200).optional(),
+          tail: z.coerce.number().int().min(1).max(5000).default(100),
+          since: z.coerce.number().int().min(0).optional(),
+        }),
+        response: { 200: z.object({ items: z.array(z.object({ seq: z.number(), replica: z.string(), ts: z.number(), line: z.string() })), next: z.number() }), ...errorResponses },
+      },
+    },
+    async (req) => {
+      const d = await deployments().get(req.params.id);
+      const logs = need(deps.replicaLogs, 'Replica logs');
+      return logs.read(d.id, {
+        ...(req.query.replica ? { replicaId: req.query.replica } : {}),
+        ...(req.query.since !== undefined ? { since: req.query.since } : {}),
+        tail: req.query.tail,
+      });
+    },
+  );
+
+  app.post(
+    '/api/v1/agents/:id/logs',
+    {
+      config: { agent: true },
+      schema: {
+        tags: ['agents'],
+        summary: 'An agent ships its replicas’ new output lines',
+        params: idParams,
+        body: z.strictObject({
+          batches: z
+            .array(z.strictObject({ replicaId: z.string().min(1).max(200), deploymentId: z.string().min(1).max(200), lines: z.array(z.string().max(65_536)).max(5000) }))
+            .max(1000),
+        }),
+        response: { 200: z.object({ accepted: z.number() }), ...errorResponses },
+      },
+    },
+    async (req) => {
+      const p = req.principal;
+      if (p?.kind === 'agent' && p.agentId !== req.params.id) {
+        throw new CatapultError('CATAPULT_FORBIDDEN', `This credential belongs to agent ${p.agentId}, not ${req.params.id}.`, { requiredScope: 'agent' });
+      }
+      const logs = need(deps.replicaLogs, 'Replica logs');
+      return { accepted: await logs.append(req.body.batches) };
+    },
+  );
+
+  // Seed 003's shape.
+  const res = z.object({ cpu: z.string(), memory: z.string() });
+  const seedResponse = z
+    .object({
+      id: z.string(),
+      status: z.string(),
+      url: z.string(),
+      type: z.string(),
+      replicas: z.number(),
+      model: z.object({ version: z.string(), type: z.string(), bucket: z.string(), prefix: z.string() }),
+      request_res: res,
+      limit_res: res.optional(),
+      created_at: z.string(),
+      updated_at: z.string(),
+    })
+    .meta({ id: 'ModelDeployment' });
+  app.post(
+    '/api/v1/modelDeployment',
+    {
+      config: { scope: 'deploy' },
+      schema: {
+        tags: ['deployments'],
+        summary: 'Create a model deployment in the model-serving shape (type, model bucket/prefix, replicas, request_res/limit_res)',
+        body: modelDeploymentSchema,
+        response: { 201: seedResponse, ...errorResponses },
+      },
+    },
+    async (req, reply) => {
+      const models = need(deps.models, 'The model registry');
+      const input = req.body;
+      const path = seedModelPath(input);
+      const name = `md-${basename(path).toLowerCase().replace(/[^a-z0-9._-]/g, '-').slice(0, 40) || 'model'}`;
+      const existing = await models.find(`${name}:${input.model.version}`);
+      const model = existing ?? (await models.register({ name, version: input.model.version, source: path }));
+      const runtime = deps.runtimeForFormat?.(model.format);
+      if (!runtime) {
+        throw new CatapultError('CATAPULT_VALIDATION_FAILED', `No runtime serves ${model.format} models (${model.path}).`, {
+          errors: [{ path: 'body/model', message: `format ${model.format} has no runtime` }],
+        });
+      }
+      const depName = `${name}-${Date.now().toString(36)}`.slice(0, 63);
+      const d = await deployments().create(seedToSpec(depName, model.id, runtime, input));
+      return reply.code(201).send(toSeedResponse(d, input));
+    },
+  );
+  app.get(
+    '/api/v1/modelDeployment/:id',
+    {
+      config: { scope: 'read' },
+      schema: { tags: ['deployments'], summary: 'Get a model deployment in the model-serving shape, with its predict URL', params: idParams, response: { 200: seedResponse, ...errorResponses } },
+    },
+    async (req) => {
+      const d = await deployments().get(req.params.id);
+      const model = d.modelId ? await deps.models?.find(d.modelId) : undefined;
+      const spec = d.spec;
+      return toSeedResponse(d, {
+        type: spec.resources.gpus ? 'gpu' : 'cpu',
+        model: { version: model?.version ?? '1', type: 'single', bucket: model ? dirname(model.path) : '', prefix: model ? basename(model.path) : '' },
+        replicas: spec.replicas,
+        request_res: { cpu: String(spec.resources.cpu ?? ''), memory: String(spec.resources.memory ?? '') },
+      });
+    },
+  );
+}

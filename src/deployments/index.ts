@@ -1,0 +1,24 @@
+export {
+  type AssignmentView,
+  DeploymentService,
+  type DeploymentServiceDeps,
+  type DeploymentRoute,
+  type ReplicaPlacer,
+  type RoutePublisher,
+  type RouteReplica,
+  type RuntimeCatalog,
+  type RuntimeInfo,
+  deploymentMigrations,
+  deriveState,
+} from './service.js';
+export { type ModelDeploymentInput, modelDeploymentSchema, seedModelPath, seedToSpec, toSeedResponse } from './seed003.js';
+export {
+  DEPLOYMENT_NAME,
+  type DeploymentSpec,
+  type DeploymentSpecInput,
+  type DeploymentUpdate,
+  deploymentSpecSchema,
+  deploymentUpdateSchema,
+} from './spec.js';
+export { type Condition, DEPLOYMENT_STATES, type Deployment, type DeploymentState, type ReplicaSpec, type ReplicaView } from './types.js';
+export { type LogLine, ReplicaLogs, logMigrations } from './logs.js';

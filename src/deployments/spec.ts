@@ -1,0 +1,73 @@
+import { z } from 'zod';
+import { parseBytes } from '../util/index.js';
+
+/** A byte size: a number of bytes or a string with a unit ("512Mi", "16GiB", "1.5G"). */
+export const byteSize = z.union([z.number().int().nonnegative(), z.string()]).transform((v, ctx) => {
+  const n = parseBytes(v);
+  if (n === undefined) {
+    ctx.addIssue({ code: 'custom', message: `'${String(v)}' is not a size; use bytes or a unit like 512Mi, 16GiB` });
+    return z.NEVER;
+  }
+  return n;
+});
+
+/** CPU cores: a number (0.5) or Kubernetes millicores ("500m"). */
+export const cpuAmount = z.union([z.number().positive(), z.string()]).transform((v, ctx) => {
+  if (typeof v === 'number') return v;
+  const m = /^(\d+(?:\.\d+)?)(m?)$/.exec(v.trim());
+  if (!m) {
+    ctx.addIssue({ code: 'custom', message: `'${v}' is not a CPU amount; use cores (0.5) or millicores (500m)` });
+    return z.NEVER;
+  }
+  return m[2] === 'm' ? Number(m[1]) / 1000 : Number(m[1]);
+});
+
+export const DEPLOYMENT_NAME = /^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$/;
+
+export const gpuRequestSchema = z.strictObject({
+  count: z.number().int().min(1).max(64).optional().describe('GPUs per replica, on one worker'),
+  memory: byteSize.optional().describe('GPU memory needed on each GPU (with count) or in total (without)'),
+  vendor: z.enum(['nvidia', 'amd']).optional(),
+  type: z.string().min(1).max(100).optional().describe('GPU model, e.g. H100 or MI300X'),
+});
+
+export const deploymentSpecSchema = z.strictObject({
+  name: z.string().regex(DEPLOYMENT_NAME, 'lower-case letters, digits, dots, dashes and underscores, 1-63 characters').describe('Unique name; clients use it as the model name'),
+  model: z.string().min(1).max(300).optional().describe('Model id, name or name:version; required by runtimes that serve a model file'),
+  runtime: z.string().min(1).max(100),
+  replicas: z.number().int().min(0).max(1000).default(1),
+  resources: z
+    .strictObject({
+      cpu: cpuAmount.optional(),
+      memory: byteSize.optional(),
+      gpus: gpuRequestSchema.nullable().optional(),
+    })
+    .default({}),
+  placement: z
+    .strictObject({
+      selectors: z.record(z.string(), z.string()).default({}),
+      policy: z.enum(['binpack', 'spread']).default('spread'),
+      allowCpuFallback: z.boolean().default(false),
+    })
+    .default({ selectors: {}, policy: 'spread', allowCpuFallback: false }),
+  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name'), z.string()).default({}),
+  args: z.array(z.string()).max(200).default([]),
+  options: z.record(z.string(), z.unknown()).default({}).describe("Runtime options (see the runtime's documentation)"),
+  readinessTimeoutSeconds: z.number().int().min(1).max(86_400).optional().describe("How long a replica may take to become ready; default: the runtime's"),
+  servedModelName: z.string().min(1).max(200).optional().describe('Name clients use; default: the deployment name'),
+});
+
+export type DeploymentSpecInput = z.input<typeof deploymentSpecSchema>;
+export type DeploymentSpec = z.output<typeof deploymentSpecSchema>;
+
+/** Fields a deployment update may change; the rest are fixed at creation. */
+export const deploymentUpdateSchema = z.strictObject({
+  replicas: z.number().int().min(0).max(1000).optional(),
+  resources: deploymentSpecSchema.shape.resources.optional(),
+  placement: deploymentSpecSchema.shape.placement.optional(),
+  env: deploymentSpecSchema.shape.env.optional(),
+  args: deploymentSpecSchema.shape.args.optional(),
+  options: deploymentSpecSchema.shape.options.optional(),
+  readinessTimeoutSeconds: deploymentSpecSchema.shape.readinessTimeoutSeconds,
+});
+export type DeploymentUpdate = z.output<typeof deploymentUpdateSchema>;

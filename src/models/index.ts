@@ -1,0 +1,9 @@
+export {
+  type FormatDetector,
+  type Model,
+  type ModelUsage,
+  ModelService,
+  type RegisterModelInput,
+  modelMigrations,
+  resolveSource,
+} from './models.js';

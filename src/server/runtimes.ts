@@ -1,0 +1,37 @@
+import type { RuntimeCatalog, RuntimeInfo } from '../deployments/index.js';
+import { detectModelFormat as detect, getRuntime, listRuntimes, runtimesForFormat } from '../runtimes/index.js';
+
+/** The runtimes module, as deployments see it. */
+export const runtimeCatalog: RuntimeCatalog = {
+  get(name: string): RuntimeInfo | undefined {
+    let rt;
+    try {
+      rt = getRuntime(name);
+    } catch {
+      return undefined;
+    }
+    return {
+      name: rt.name,
+      protocol: rt.protocol,
+      requiresModel: rt.requiresModel,
+      formats: rt.formats,
+      resources: rt.resources,
+      readinessTimeoutMs: rt.readinessTimeoutMs,
+    };
+  },
+  names: () => listRuntimes().map((r) => r.name),
+};
+
+/** The runtime to serve a model format with when none is named (seed 003's shape). */
+export function runtimeForFormat(format: string): string | undefined {
+  try {
+    return runtimesForFormat(format as Parameters<typeof runtimesForFormat>[0])[0]?.name;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function detectModelFormat(path: string): Promise<{ format: string; evidence: string }> {
+  const d = await detect(path);
+  return { format: d.format, evidence: d.evidence };
+}
