@@ -5,6 +5,7 @@ import { type Operation, operations } from '../helpers/openapi.js';
 
 const RUNS_PER_ROUTE = 200;
 const STREAM_ANSWER_MS = 3000;
+const NO_ANSWER_MS = 10_000;
 
 /** Values that break naive handlers: wrong types, huge numbers, odd strings, nesting. */
 const nasty = fc.oneof(
@@ -43,7 +44,11 @@ const rawBody = fc.oneof(
   fc.string({ maxLength: 200 }),
 );
 const contentType = fc.constantFrom('application/json', 'application/json; charset=utf-8', 'text/plain', 'application/x-www-form-urlencoded', 'application/octet-stream');
-const segment = fc.oneof(fc.string({ minLength: 1, maxLength: 60 }), fc.constantFrom('x', '0', '-1', '..', '%2e%2e', 'a'.repeat(600), 'key_01', '%00'));
+// A path parameter of '.' or '..' is resolved by the HTTP layer into another route (`/deployments/../events`
+// is the event stream), so those two are not sent as parameters; their encoded forms are.
+const segment = fc
+  .oneof(fc.string({ minLength: 1, maxLength: 60 }), fc.constantFrom('x', '0', '-1', '%2e%2e', 'a'.repeat(600), 'key_01', '%00'))
+  .map((s) => (s === '.' || s === '..' ? `${s}x` : s));
 
 describe('thousands of generated invalid requests to every route', () => {
   let t: TestControlPlane;
@@ -82,9 +87,11 @@ describe('thousands of generated invalid requests to every route', () => {
             ...(hasBody ? { payload: payload ?? '' } : {}),
           });
           // A streaming route given a valid request holds the connection open; that is its job, not a failure.
-          const res = op.stream
-            ? await Promise.race([request, new Promise<undefined>((r) => setTimeout(() => r(undefined), STREAM_ANSWER_MS))])
-            : await request;
+          // Any other route must answer promptly.
+          const res = await Promise.race([request, new Promise<undefined>((r) => setTimeout(() => r(undefined), op.stream ? STREAM_ANSWER_MS : NO_ANSWER_MS))]);
+          if (!res && !op.stream) {
+            failures.push(`${op.method} ${path}?${qs} [${type}] ${String(payload).slice(0, 200)} -> no answer within ${NO_ANSWER_MS} ms`);
+          }
           if (res && res.statusCode >= 500) {
             failures.push(`${op.method} ${path}?${qs} [${type}] ${String(payload).slice(0, 200)} -> ${res.statusCode} ${res.body.slice(0, 300)}`);
           }
@@ -95,5 +102,5 @@ describe('thousands of generated invalid requests to every route', () => {
     }
     expect(failures.slice(0, 10)).toEqual([]);
     expect(total).toBeGreaterThan(1000);
-  });
+  }, 600_000);
 });

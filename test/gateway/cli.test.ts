@@ -18,7 +18,7 @@ describe('catapult up and catapult gateway', () => {
   });
 
   it('serves an endpoint through the embedded gateway and through a standalone one, which outlives the control plane', async () => {
-    const up = startCli(['up', '--data-dir', dir.dir, '--api-port', '0', '--gateway-port', '0', '--log-level', 'warn']);
+    const up = startCli(['up', '--data-dir', dir.dir, '--api-port', '0', '--gateway-port', '0', '--log-level', 'warn', '--no-demo']);
     running.push(up);
     const api = (await up.waitFor(/API\s+(http:\/\/\S+)\/api\/v1/, 30_000))[1]!;
     const embedded = (await up.waitFor(/Gateway\s+(http:\/\/\S+)/))[1]!;

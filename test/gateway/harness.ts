@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { hashSecret } from '../../src/auth/index.js';
 import { type Gateway, type GatewayOptions, type RouteInput, inProcessSource, remoteSource, startGateway } from '../../src/gateway/index.js';
-import { silentLogger } from '../../src/observability/index.js';
+import { type Logger, silentLogger } from '../../src/observability/index.js';
 import { ROOT, childEnv } from '../helpers/cli.js';
 import { type TestControlPlane, startTestControlPlane } from '../helpers/controlPlane.js';
 import type { Backend } from '../helpers/services.js';
@@ -45,14 +45,14 @@ export interface Harness {
  * standalone source (HTTP snapshot + SSE with its own gateway-scoped key) instead of the in-process one.
  */
 export async function startHarness(
-  opts: { backend?: Backend; remote?: boolean; gateway?: Partial<GatewayOptions>; env?: Record<string, string> } = {},
+  opts: { backend?: Backend; remote?: boolean; gateway?: Partial<GatewayOptions>; env?: Record<string, string>; log?: Logger } = {},
 ): Promise<Harness> {
   const t = await startTestControlPlane(opts.backend ?? 'sqlite', opts.env ? { env: opts.env } : {});
   const gatewayKey = (await t.cp.keys.create({ name: 'gateway', scopes: ['gateway'] }, null)).secret;
   const source = opts.remote
     ? remoteSource({ url: t.url, key: gatewayKey, reconnectMinMs: 50, reconnectMaxMs: 200 })
     : inProcessSource({ events: t.cp.events, registry: t.cp.routeRegistry, keys: t.cp.keys });
-  const gw = await startGateway({ host: '127.0.0.1', port: 0, source, log: silentLogger(), accessLog: false, ...opts.gateway });
+  const gw = await startGateway({ host: '127.0.0.1', port: 0, source, log: opts.log ?? silentLogger(), accessLog: opts.log !== undefined, ...opts.gateway });
   await gw.ready();
   const inferKey = (await t.cp.keys.create({ name: 'infer', scopes: ['infer'] }, null)).secret;
   await waitForKey(gw, inferKey);

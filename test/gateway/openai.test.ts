@@ -1,3 +1,4 @@
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningSimulator, startSimulator } from '../../src/runtimes/index.js';
 import { type Json, type Harness, chat, startHarness, until } from './harness.js';
@@ -110,5 +111,27 @@ describe('OpenAI-compatible routes through the gateway', () => {
     const res = await fetch(`${h.gw.url}/v1/audio/transcriptions`, { method: 'POST', body: form, headers: { authorization: `Bearer ${h.inferKey}` } });
     expect(res.status).toBe(200);
     expect(((await res.json()) as Json).text).toBe('the quick brown fox jumps over the lazy dog');
+  });
+});
+
+describe('the access log', () => {
+  it('writes one structured line per request, without the key’s secret', async () => {
+    const lines: string[] = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+    const h = await startHarness({ log });
+    const sim = await startSimulator({ modelName: 'logged', ttftMs: 1, itlMs: 1, timerSpinMs: 0 });
+    try {
+      await h.publish({ id: 'dep_logged', kind: 'deployment', name: 'logged', aliases: [], protocol: 'openai', replicas: [{ id: 'r', url: sim.url, ready: true }] });
+      const res = await h.call('/v1/chat/completions', { body: chat('logged', { max_tokens: 3 }), headers: { 'x-request-id': 'req-42' } });
+      expect(res.status).toBe(200);
+      await res.arrayBuffer();
+      const line = await until(() => lines.map((l): Json => JSON.parse(l)).find((l) => l.msg === 'request' && l.id === 'req-42'), 'the access-log line');
+      expect(line).toMatchObject({ method: 'POST', path: '/v1/chat/completions', status: 200, deployment: 'logged', replica: 'r', tokensOut: 3 });
+      expect(line.ms).toBeTypeOf('number');
+      expect(lines.join('\n')).not.toContain(h.inferKey);
+    } finally {
+      await h.close();
+      await sim.close();
+    }
   });
 });

@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { CatapultError } from '../../errors/index.js';
 import { TASK_STATES, type Lease, type Task } from '../../tasks/index.js';
 import type { ApiDeps } from '../context.js';
 import type { App } from '../route.js';
@@ -75,6 +76,12 @@ const releaseBody = z.strictObject(heldBody);
  */
 function ownerOf(req: FastifyRequest, worker: string | undefined): string {
   const p = req.principal!;
+  // A join token may register a worker and nothing more; only a joined agent takes work.
+  if (p.kind === 'agent' && p.agentId.startsWith('join:')) {
+    throw new CatapultError('CATAPULT_FORBIDDEN', 'A join token can only register an agent; use the credential the agent received when it joined.', {
+      requiredScope: 'agent',
+    });
+  }
   const base = p.kind === 'agent' ? `agent:${p.agentId}` : `key:${p.key.id}`;
   return worker ? `${base}/${worker}` : base;
 }
