@@ -32,6 +32,40 @@ describe('module boundaries', () => {
     expect(violations).toEqual([]);
   });
 
+  it('has no import cycles between source files', () => {
+    const graph = new Map<string, string[]>();
+    for (const file of walk(SRC).filter((f) => !f.endsWith('.test.ts'))) {
+      const text = readFileSync(file, 'utf8');
+      const deps: string[] = [];
+      // Type-only imports vanish at run time and cannot form a cycle that matters.
+      for (const m of text.matchAll(/^import\s+(?!type\s)[^;]*?from\s+'(\.{1,2}\/[^']+)'/gms)) {
+        const target = resolve(dirname(file), m[1]!).replace(/\.js$/, '.ts');
+        if (target.startsWith(SRC)) deps.push(target);
+      }
+      for (const m of text.matchAll(/^export\s+(?!type\s)[^;]*?from\s+'(\.{1,2}\/[^']+)'/gms)) {
+        const target = resolve(dirname(file), m[1]!).replace(/\.js$/, '.ts');
+        if (target.startsWith(SRC)) deps.push(target);
+      }
+      graph.set(file, deps);
+    }
+    const cycles: string[] = [];
+    const state = new Map<string, 'visiting' | 'done'>();
+    const stack: string[] = [];
+    const visit = (node: string) => {
+      state.set(node, 'visiting');
+      stack.push(node);
+      for (const next of graph.get(node) ?? []) {
+        if (state.get(next) === 'visiting') {
+          cycles.push(stack.slice(stack.indexOf(next)).concat(next).map((f) => relative(ROOT, f)).join(' -> '));
+        } else if (!state.has(next)) visit(next);
+      }
+      stack.pop();
+      state.set(node, 'done');
+    };
+    for (const node of graph.keys()) if (!state.has(node)) visit(node);
+    expect(cycles).toEqual([]);
+  });
+
   it('gives every domain folder an index.ts and a README.md', () => {
     const missing = domains.flatMap((d) =>
       ['index.ts', 'README.md'].filter((f) => {
