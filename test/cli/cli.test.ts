@@ -72,10 +72,10 @@ describe('the catapult command', () => {
 
   it('does not mint a second admin key when restarted on the same data dir', async () => {
     const dir = tempDir();
-    const first = startCli(['up', '--data-dir', dir.dir, '--api-port', '0', '--log-level', 'warn']);
+    const first = startCli(['up', '--data-dir', dir.dir, '--api-port', '0', '--gateway-port', '0', '--no-demo', '--log-level', 'warn']);
     await first.waitFor(/Admin key\s+cat_/);
     expect(await first.stop()).toBe(0);
-    const second = startCli(['up', '--data-dir', dir.dir, '--api-port', '0', '--log-level', 'warn']);
+    const second = startCli(['up', '--data-dir', dir.dir, '--api-port', '0', '--gateway-port', '0', '--no-demo', '--log-level', 'warn']);
     await second.waitFor(/Admin key\s+in .*admin\.key/);
     expect(second.stdout()).not.toMatch(/cat_[A-Za-z0-9_-]{20}/);
     await second.stop();

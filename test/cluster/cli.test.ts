@@ -62,7 +62,7 @@ describe('catapult up', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'catapult-up-'));
     try {
       const start = async () => {
-        const up = startCatapult(['up', '--data-dir', dataDir, '--api-port', '0', '--log-level', 'warn']);
+        const up = startCatapult(['up', '--data-dir', dataDir, '--api-port', '0', '--gateway-port', '0', '--no-demo', '--log-level', 'warn']);
         const [, line] = (await up.waitFor(/Agent {6}(worker .*)\n/)) as unknown as [string, string];
         const [, url] = (await up.waitFor(/API {8}(http:\/\/\S+)\/api\/v1/)) as unknown as [string, string];
         return { up, line, url };
