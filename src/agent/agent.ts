@@ -114,6 +114,8 @@ export class Agent {
   constructor(private readonly opts: AgentOptions) {
     this.client = new AgentClient(opts.server.replace(/\/+$/, ''), opts.fetch);
     this.executor = opts.executor ?? new NoopExecutor({ stateFile: join(opts.dataDir, 'noop-replicas.json') });
+    // A replica becoming ready (or failing, or stopping) is reported now, not at the next interval.
+    this.executor.onChange?.(() => this.reportSoon());
     this.clock = opts.clock ?? systemClock;
     this.log = opts.log;
     this.nameValue = opts.name;
@@ -362,8 +364,12 @@ export class Agent {
     await this.executor.apply(items);
     this.version = version;
     this.log.info({ replicas: items.length, version }, 'assignments applied');
-    // Report the new states soon rather than a full interval later.
-    const soon = Math.min(250, this.intervalMs / 2);
+    this.reportSoon();
+  }
+
+  /** Brings the next heartbeat forward (to at most 50 ms from now), coalescing bursts of changes. */
+  private reportSoon(): void {
+    const soon = Math.min(50, this.intervalMs / 2);
     this.lastHeartbeatAt = Math.min(this.lastHeartbeatAt, performance.now() - this.intervalMs + soon);
     this.wakeHeartbeat?.();
   }

@@ -27,6 +27,8 @@ export interface ReplicaExecutor {
   list(): ReplicaStatus[];
   /** Model keys present in the local cache (for placement affinity). */
   cachedModels(): string[];
+  /** Calls `listener` whenever a replica's state changes, so the agent reports it at once. */
+  onChange?(listener: () => void): void;
   /** Output lines gathered since the last call, for executors that run real processes. */
   drainLogs?(): { replicaId: string; deploymentId: string; lines: string[] }[];
   /** Releases the executor's own resources; replicas keep running (a restarted agent adopts them). */

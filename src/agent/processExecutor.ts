@@ -63,9 +63,14 @@ export class ProcessExecutor implements ReplicaExecutor {
   private readonly stopping = new Map<string, Promise<void>>();
   private readonly failedToStart = new Map<string, { assignment: AgentAssignment; message: string; at: number }>();
 
+  private readonly listeners: (() => void)[] = [];
+
   constructor(private readonly opts: ProcessExecutorOptions) {
     mkdirSync(opts.dir, { recursive: true });
     this.supervisor = new Supervisor({ dir: opts.dir });
+    this.supervisor.on('status', () => {
+      for (const l of this.listeners) l();
+    });
     const { adopted, gone } = this.supervisor.adopt();
     for (const s of adopted) {
       const meta = this.readMeta(s.id);
@@ -110,6 +115,10 @@ export class ProcessExecutor implements ReplicaExecutor {
       out.push({ assignment: f.assignment, state: 'failed', message: f.message, runId: `${id}:0`, startedAt: f.at, endpoint: null });
     }
     return out;
+  }
+
+  onChange(listener: () => void): void {
+    this.listeners.push(listener);
   }
 
   cachedModels(): string[] {
@@ -186,7 +195,11 @@ export class ProcessExecutor implements ReplicaExecutor {
       this.unfollow.get(id)?.();
       this.unfollow.delete(id);
       this.forget(id);
-    })().finally(() => this.stopping.delete(id));
+    })().finally(() => {
+      this.stopping.delete(id);
+      // Gone from list(): the agent's next report confirms the stop.
+      for (const l of this.listeners) l();
+    });
     this.stopping.set(id, p);
   }
 

@@ -34,6 +34,17 @@ export async function buildApi(deps: ApiDeps): Promise<App> {
 
   // JSON only: a text/plain body is an unsupported media type, not a string to validate.
   app.removeContentTypeParser('text/plain');
+  // Many clients send `content-type: application/json` on a DELETE or POST without a body; that is no body, not bad JSON.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') {
+      done(null, undefined);
+      return;
+    }
+    parseJson(req, text, done);
+  });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler((err, req, reply) => sendProblem(err, req, reply));

@@ -108,6 +108,12 @@ describeEachBackend('control-plane API foundation', (backend: Backend) => {
     expect((await json(await t.call('GET', '/api/v1/keys'))).body.items.length).toBe(before);
   });
 
+  it('takes a JSON content type without a body as no body, as many clients send it on DELETE', async () => {
+    const { body } = await json(await t.call('POST', '/api/v1/keys', { body: { name: 'to delete', scopes: ['read'] } }));
+    const res = await t.call('DELETE', `/api/v1/keys/${body.key.id}`, { headers: { 'content-type': 'application/json' } });
+    expect(res.status).toBe(200);
+  });
+
   it('answers unknown ids and routes with 404 problems', async () => {
     const res = await json(await t.call('GET', '/api/v1/keys/key_nope'));
     expect(res.status).toBe(404);
