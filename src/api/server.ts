@@ -43,7 +43,7 @@ export async function buildApi(deps: ApiDeps): Promise<App> {
       done(null, undefined);
       return;
     }
-    parseJson(req, text, done);
+    void parseJson(req, text, done);
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
