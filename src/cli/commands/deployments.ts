@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { loadConfigFromProcess } from '../../config/index.js';
 import type { Deployment } from '../../deployments/index.js';
 import type { Model } from '../../models/index.js';
+import { formatBytes } from '../../util/index.js';
 import { ApiClient } from '../client.js';
 import { ago, table } from '../format.js';
 
@@ -14,17 +15,6 @@ function client(): ApiClient {
 
 function print(json: boolean | undefined, data: unknown, human: () => string): void {
   process.stdout.write(`${json ? JSON.stringify(data, null, 2) : human()}\n`);
-}
-
-function size(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = bytes;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${v} B` : `${v.toFixed(1)} ${units[i]}`;
 }
 
 function describeDeployment(d: Deployment): string {
@@ -59,7 +49,7 @@ export function registerDeployments(program: Command): void {
     .action(async (source: string, o: { name: string; version: string; description?: string; json?: boolean }) => {
       const path = /^[a-z]+:\/\//.test(source) ? source : resolve(source);
       const m = await client().post<Model>('/api/v1/models', { name: o.name, version: o.version, source: path, ...(o.description ? { description: o.description } : {}) });
-      print(o.json, m, () => `Registered ${m.name}:${m.version} (${m.id}): ${m.format}, ${size(m.sizeBytes)} — ${m.formatEvidence}`);
+      print(o.json, m, () => `Registered ${m.name}:${m.version} (${m.id}): ${m.format}, ${formatBytes(m.sizeBytes)} — ${m.formatEvidence}`);
     });
   models
     .command('ls')
@@ -67,7 +57,7 @@ export function registerDeployments(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (o: { json?: boolean }) => {
       const { items } = await client().get<{ items: Model[] }>('/api/v1/models');
-      print(o.json, items, () => table(['ID', 'NAME', 'VERSION', 'FORMAT', 'SIZE', 'PATH', 'CREATED'], items.map((m) => [m.id, m.name, m.version, m.format, size(m.sizeBytes), m.path, ago(m.createdAt)])));
+      print(o.json, items, () => table(['ID', 'NAME', 'VERSION', 'FORMAT', 'SIZE', 'PATH', 'CREATED'], items.map((m) => [m.id, m.name, m.version, m.format, formatBytes(m.sizeBytes), m.path, ago(m.createdAt)])));
     });
   models
     .command('rm <model>')
