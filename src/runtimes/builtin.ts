@@ -64,7 +64,8 @@ export const simulatorRuntime: RuntimeDefinition = {
   protocol: 'openai',
   healthPath: '/health',
   readinessTimeoutMs: 15_000,
-  resources: { gpu: 'none', cpu: 1, memoryBytes: 128 * MiB },
+  // A simulator mostly waits on timers; a quarter core lets a laptop run several next to real models.
+  resources: { gpu: 'none', cpu: 0.25, memoryBytes: 128 * MiB },
   formats: 'any',
   requiresModel: false,
   extraPorts: [],
