@@ -1,10 +1,10 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { AgentAssignment, ReportedReplicaState } from '../cluster/index.js';
 import type { ReplicaSpec } from '../deployments/index.js';
 import { getRuntime } from '../runtimes/index.js';
 import { DEFAULT_RESTART, type ProcessStatus, Supervisor } from '../supervisor/index.js';
+import { freePort } from '../util/index.js';
 import type { ReplicaExecutor, ReplicaStatus } from './executor.js';
 
 export interface ProcessExecutorOptions {
@@ -32,17 +32,6 @@ export interface LogBatch {
   replicaId: string;
   deploymentId: string;
   lines: string[];
-}
-
-async function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, host, () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 function replicaSpecOf(a: AgentAssignment): ReplicaSpec {
@@ -77,7 +66,7 @@ export class ProcessExecutor implements ReplicaExecutor {
       if (meta) {
         this.assignments.set(s.id, meta);
         if (meta.assignment.modelKey) this.models.add(meta.assignment.modelKey);
-        this.followLogs(s.id, meta.assignment);
+        this.followLogs(s.id);
       }
     }
     // Replicas that died while the agent was away start again when the server still wants them.
@@ -180,7 +169,7 @@ export class ProcessExecutor implements ReplicaExecutor {
         stopGraceMs: 10_000,
         restart: this.opts.restart ?? DEFAULT_RESTART,
       });
-      this.followLogs(a.id, a);
+      this.followLogs(a.id);
     } catch (err) {
       this.assignments.delete(a.id);
       this.failedToStart.set(a.id, { assignment: a, message: `could not start: ${(err as Error).message}`, at: now });
@@ -212,12 +201,11 @@ export class ProcessExecutor implements ReplicaExecutor {
     }
   }
 
-  private followLogs(id: string, a: AgentAssignment): void {
+  private followLogs(id: string): void {
     if (this.unfollow.has(id)) return;
     const max = this.opts.maxBufferedLines ?? 5000;
     const buf = this.logs.get(id) ?? [];
     this.logs.set(id, buf);
-    void a;
     this.unfollow.set(
       id,
       this.supervisor.follow(

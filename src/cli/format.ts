@@ -19,3 +19,8 @@ export function ago(ms: number | null, now = Date.now()): string {
   if (s < 86400) return `${Math.round(s / 3600)}h ago`;
   return `${Math.round(s / 86400)}d ago`;
 }
+
+/** Prints `data` as JSON with --json, else what `human` renders. */
+export function output(json: boolean | undefined, data: unknown, human: () => string): void {
+  process.stdout.write(`${json ? JSON.stringify(data, null, 2) : human()}\n`);
+}

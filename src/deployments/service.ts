@@ -291,7 +291,7 @@ export class DeploymentService {
     return this.view({ ...current, deleting: 1 });
   }
 
-  /** Names of deployments, for errors and the CLI. */
+  /** The row of a deployment named by id or name; 404 when there is none. */
   private async row(ref: string): Promise<DeploymentsTable> {
     const db = tables<DeploymentTables>(this.d.store.db);
     const row =

@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { inheritedEnvironment } from '../config/index.js';
-import { packageInfo } from '../util/index.js';
+import { freePort, packageInfo } from '../util/index.js';
 import type { RuntimeBuildContext, RuntimeDefinition, RuntimeLaunch } from './types.js';
 
 /**
@@ -9,18 +8,7 @@ import type { RuntimeBuildContext, RuntimeDefinition, RuntimeLaunch } from './ty
  * TypeScript sources, built-ins start from the sources too (see defaultCatapultCommand).
  */
 
-/** A free TCP port on 127.0.0.1 (closed again, so a replica can bind it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 export interface SpawnedReplica {
   url: string;

@@ -1,20 +1,11 @@
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ROOT } from '../../test/helpers/cli.js';
+import { freePort } from '../util/index.js';
 import { tempDir } from '../../test/helpers/services.js';
 import { DEFAULT_RESTART, type ProcessSpec, type ProcessStatus, Supervisor, groupMembers, isAlive } from './index.js';
 
 const FIXTURE = join(ROOT, 'test', 'fixtures', 'replica-server.mjs');
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function spec(id: string, extra: string[] = [], over: Partial<ProcessSpec> = {}): Promise<ProcessSpec> {
   const port = await freePort();

@@ -4,21 +4,12 @@ import { Agent, ProcessExecutor, parseFakeGpus } from '../../src/agent/index.js'
 import { inheritedEnvironment } from '../../src/config/index.js';
 import { silentLogger } from '../../src/observability/index.js';
 import { groupMembers } from '../../src/supervisor/index.js';
+import { until } from '../cluster/processes.js';
 import { ROOT } from '../helpers/cli.js';
 import { type TestControlPlane, startTestControlPlane } from '../helpers/controlPlane.js';
 import { tempDir } from '../helpers/services.js';
 
 const IRIS = join(ROOT, 'models', 'iris', 'model.onnx');
-
-async function until<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('deployments from a registered model to serving replicas', () => {
   let t: TestControlPlane;

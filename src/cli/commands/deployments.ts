@@ -7,14 +7,10 @@ import type { Deployment } from '../../deployments/index.js';
 import type { Model } from '../../models/index.js';
 import { formatBytes } from '../../util/index.js';
 import { ApiClient } from '../client.js';
-import { ago, table } from '../format.js';
+import { ago, output, table } from '../format.js';
 
 function client(): ApiClient {
   return ApiClient.fromConfig(loadConfigFromProcess());
-}
-
-function print(json: boolean | undefined, data: unknown, human: () => string): void {
-  process.stdout.write(`${json ? JSON.stringify(data, null, 2) : human()}\n`);
 }
 
 function describeDeployment(d: Deployment): string {
@@ -49,7 +45,7 @@ export function registerDeployments(program: Command): void {
     .action(async (source: string, o: { name: string; version: string; description?: string; json?: boolean }) => {
       const path = /^[a-z]+:\/\//.test(source) ? source : resolve(source);
       const m = await client().post<Model>('/api/v1/models', { name: o.name, version: o.version, source: path, ...(o.description ? { description: o.description } : {}) });
-      print(o.json, m, () => `Registered ${m.name}:${m.version} (${m.id}): ${m.format}, ${formatBytes(m.sizeBytes)} — ${m.formatEvidence}`);
+      output(o.json, m, () => `Registered ${m.name}:${m.version} (${m.id}): ${m.format}, ${formatBytes(m.sizeBytes)} — ${m.formatEvidence}`);
     });
   models
     .command('ls')
@@ -57,7 +53,7 @@ export function registerDeployments(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (o: { json?: boolean }) => {
       const { items } = await client().get<{ items: Model[] }>('/api/v1/models');
-      print(o.json, items, () => table(['ID', 'NAME', 'VERSION', 'FORMAT', 'SIZE', 'PATH', 'CREATED'], items.map((m) => [m.id, m.name, m.version, m.format, formatBytes(m.sizeBytes), m.path, ago(m.createdAt)])));
+      output(o.json, items, () => table(['ID', 'NAME', 'VERSION', 'FORMAT', 'SIZE', 'PATH', 'CREATED'], items.map((m) => [m.id, m.name, m.version, m.format, formatBytes(m.sizeBytes), m.path, ago(m.createdAt)])));
     });
   models
     .command('rm <model>')
@@ -65,7 +61,7 @@ export function registerDeployments(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (ref: string, o: { json?: boolean }) => {
       const m = await client().delete<Model>(`/api/v1/models/${encodeURIComponent(ref)}`);
-      print(o.json, m, () => `Deleted ${m.name}:${m.version}.`);
+      output(o.json, m, () => `Deleted ${m.name}:${m.version}.`);
     });
 
   program
@@ -94,7 +90,7 @@ export function registerDeployments(program: Command): void {
         };
       }
       const d = await client().post<Deployment>('/api/v1/deployments', spec);
-      print(o.json, d, () => `Created deployment ${d.name} (${d.id}); it is ${d.state}. Watch it with: catapult deployments get ${d.name}`);
+      output(o.json, d, () => `Created deployment ${d.name} (${d.id}); it is ${d.state}. Watch it with: catapult deployments get ${d.name}`);
     });
 
   const deps = program.command('deployments').description('List, inspect, scale and delete deployments');
@@ -104,7 +100,7 @@ export function registerDeployments(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (o: { json?: boolean }) => {
       const { items } = await client().get<{ items: Deployment[] }>('/api/v1/deployments');
-      print(o.json, items, () =>
+      output(o.json, items, () =>
         table(['NAME', 'STATE', 'READY', 'RUNTIME', 'URL', 'AGE'], items.map((d) => [d.name, d.state, `${d.replicas.ready}/${d.replicas.desired}`, d.runtime, Object.values(d.urls)[0], ago(d.createdAt)])),
       );
     });
@@ -114,7 +110,7 @@ export function registerDeployments(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (ref: string, o: { json?: boolean }) => {
       const d = await client().get<Deployment>(`/api/v1/deployments/${encodeURIComponent(ref)}`);
-      print(o.json, d, () => describeDeployment(d));
+      output(o.json, d, () => describeDeployment(d));
     });
   deps
     .command('scale <deployment> <replicas>')
@@ -122,7 +118,7 @@ export function registerDeployments(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (ref: string, replicas: string, o: { json?: boolean }) => {
       const d = await client().request<Deployment>('PATCH', `/api/v1/deployments/${encodeURIComponent(ref)}`, { replicas: Number(replicas) });
-      print(o.json, d, () => `Scaling ${d.name} to ${d.replicas.desired} replica(s).`);
+      output(o.json, d, () => `Scaling ${d.name} to ${d.replicas.desired} replica(s).`);
     });
   deps
     .command('logs <deployment>')
@@ -150,6 +146,6 @@ export function registerDeployments(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (ref: string, o: { json?: boolean }) => {
       const d = await client().delete<Deployment>(`/api/v1/deployments/${encodeURIComponent(ref)}`);
-      print(o.json, d, () => `Deleting ${d.name}: its replicas are stopping.`);
+      output(o.json, d, () => `Deleting ${d.name}: its replicas are stopping.`);
     });
 }

@@ -3,14 +3,10 @@ import type { ApiKey } from '../../auth/index.js';
 import { SCOPES } from '../../auth/index.js';
 import { loadConfigFromProcess } from '../../config/index.js';
 import { ApiClient } from '../client.js';
-import { ago, table } from '../format.js';
+import { ago, output, table } from '../format.js';
 
 function client(): ApiClient {
   return ApiClient.fromConfig(loadConfigFromProcess());
-}
-
-function print(json: boolean, data: unknown, human: () => string): void {
-  process.stdout.write(`${json ? JSON.stringify(data, null, 2) : human()}\n`);
 }
 
 export function registerKeys(program: Command): void {
@@ -34,7 +30,7 @@ export function registerKeys(program: Command): void {
         ...(o.tpm ? { rateLimitTpm: Number(o.tpm) } : {}),
       };
       const created = await client().post<{ key: ApiKey; secret: string }>('/api/v1/keys', body);
-      print(!!o.json, created, () =>
+      output(!!o.json, created, () =>
         [
           `Created key ${created.key.id} (${created.key.name}) with scopes ${created.key.scopes.join(', ')}.`,
           `Secret (shown once, store it now):`,
@@ -50,7 +46,7 @@ export function registerKeys(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (o: { all?: boolean; json?: boolean }) => {
       const { items } = await client().get<{ items: ApiKey[] }>(`/api/v1/keys${o.all ? '?includeRevoked=true' : ''}`);
-      print(!!o.json, items, () =>
+      output(!!o.json, items, () =>
         table(
           ['ID', 'NAME', 'PREFIX', 'SCOPES', 'CREATED', 'LAST USED', 'STATE'],
           items.map((k) => [k.id, k.name, `${k.prefix}…`, k.scopes.join(','), ago(k.createdAt), ago(k.lastUsedAt), k.revokedAt ? 'revoked' : 'active']),
@@ -64,6 +60,6 @@ export function registerKeys(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (id: string, o: { json?: boolean }) => {
       const key = await client().delete<ApiKey>(`/api/v1/keys/${encodeURIComponent(id)}`);
-      print(!!o.json, key, () => `Revoked ${key.id} (${key.name}).`);
+      output(!!o.json, key, () => `Revoked ${key.id} (${key.name}).`);
     });
 }

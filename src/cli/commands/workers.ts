@@ -3,14 +3,10 @@ import type { JoinToken, Worker } from '../../cluster/index.js';
 import { loadConfigFromProcess } from '../../config/index.js';
 import { formatBytes } from '../../util/index.js';
 import { ApiClient } from '../client.js';
-import { ago, table } from '../format.js';
+import { ago, output, table } from '../format.js';
 
 function client(): ApiClient {
   return ApiClient.fromConfig(loadConfigFromProcess());
-}
-
-function print(json: boolean, data: unknown, human: () => string): void {
-  process.stdout.write(`${json ? JSON.stringify(data, null, 2) : human()}\n`);
 }
 
 const path = (id: string) => `/api/v1/workers/${encodeURIComponent(id)}`;
@@ -83,7 +79,7 @@ export function registerWorkers(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (o: { state?: string; json?: boolean }) => {
       const { items } = await client().get<{ items: Worker[] }>(`/api/v1/workers${o.state ? `?state=${encodeURIComponent(o.state)}` : ''}`);
-      print(!!o.json, items, () =>
+      output(!!o.json, items, () =>
         items.length === 0
           ? 'No workers yet. Start one with: catapult agent --server URL --token $(catapult join-token create --quiet)'
           : table(
@@ -109,7 +105,7 @@ export function registerWorkers(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (id: string, o: { json?: boolean }) => {
       const w = await client().get<Worker>(path(id));
-      print(!!o.json, w, () => describeWorker(w));
+      output(!!o.json, w, () => describeWorker(w));
     });
 
   for (const [verb, what] of [
@@ -123,7 +119,7 @@ export function registerWorkers(program: Command): void {
       .option('--json', 'print JSON')
       .action(async (id: string, o: { json?: boolean }) => {
         const w = await client().post<Worker>(`${path(id)}/${verb}`, {});
-        print(!!o.json, w, () => `Worker ${w.name} is ${stateText(w)}; ${w.replicas.total} replica${w.replicas.total === 1 ? '' : 's'} on it.`);
+        output(!!o.json, w, () => `Worker ${w.name} is ${stateText(w)}; ${w.replicas.total} replica${w.replicas.total === 1 ? '' : 's'} on it.`);
       });
   }
 
@@ -134,7 +130,7 @@ export function registerWorkers(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (id: string, o: { force?: boolean; json?: boolean }) => {
       const w = await client().delete<Worker>(`${path(id)}${o.force ? '?force=true' : ''}`);
-      print(!!o.json, w, () => `Removed worker ${w.name} (${w.id}).`);
+      output(!!o.json, w, () => `Removed worker ${w.name} (${w.id}).`);
     });
 
   const tokens = program.command('join-token').description('Tokens that let agents join the cluster');
@@ -160,7 +156,7 @@ export function registerWorkers(program: Command): void {
         return;
       }
       const t = created.token;
-      print(!!o.json, created, () =>
+      output(!!o.json, created, () =>
         [
           `Created join token ${t.id} (${t.name}); ${t.expiresAt ? `expires ${new Date(t.expiresAt).toISOString()}` : 'never expires'}, ${t.maxUses ? `${t.maxUses} use${t.maxUses === 1 ? '' : 's'}` : 'unlimited uses'}.`,
           'Secret (shown once):',
@@ -179,7 +175,7 @@ export function registerWorkers(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (o: { all?: boolean; json?: boolean }) => {
       const { items } = await client().get<{ items: JoinToken[] }>(`/api/v1/join-tokens${o.all ? '?includeRevoked=true' : ''}`);
-      print(!!o.json, items, () =>
+      output(!!o.json, items, () =>
         table(
           ['ID', 'NAME', 'PREFIX', 'USES', 'EXPIRES', 'CREATED', 'STATE'],
           items.map((t) => [
@@ -201,6 +197,6 @@ export function registerWorkers(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (id: string, o: { json?: boolean }) => {
       const t = await client().delete<JoinToken>(`/api/v1/join-tokens/${encodeURIComponent(id)}`);
-      print(!!o.json, t, () => `Revoked join token ${t.id} (${t.name}).`);
+      output(!!o.json, t, () => `Revoked join token ${t.id} (${t.name}).`);
     });
 }
