@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'web/**', 'bin/**', 'bench/run.js', 'test/fixtures/**', 'eslint.config.js', '.catapult/**', 'test-artifacts/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'web/dist/**', 'web/src/api/schema.d.ts', 'bin/**', 'bench/run.js', 'test/fixtures/**', 'examples/**/*.mjs', 'eslint.config.js', '.catapult/**', 'test-artifacts/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -30,7 +30,7 @@ export default tseslint.config(
     rules: { 'no-restricted-syntax': 'off' },
   },
   {
-    files: ['**/*.test.ts', 'test/**/*.ts', 'bench/**/*.ts'],
+    files: ['**/*.test.ts', '**/*.test.tsx', 'test/**/*.ts', 'bench/**/*.ts'],
     rules: {
       '@typescript-eslint/no-unsafe-assignment': 'off',
       '@typescript-eslint/no-unsafe-member-access': 'off',

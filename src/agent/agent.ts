@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { AgentAssignment, Gpu, HeartbeatBody, RegisterBody, RegisterResponse, WorkerCapacity } from '../cluster/index.js';
 import type { Logger } from '../observability/index.js';
 import { type Clock, packageInfo, systemClock } from '../util/index.js';
+import { BenchWorker } from './bench.js';
 import { AgentClient, ServerError } from './client.js';
 import { NoopExecutor, type ReplicaExecutor } from './executor.js';
 import { FakeGpuProbe, type FakeGpuSpec, type GpuProbe, SystemGpuProbe } from './gpus.js';
@@ -37,6 +38,8 @@ export interface AgentOptions {
    * only to the server that issued it.
    */
   anyServer?: boolean;
+  /** Also run benchmark shards (clients of benchmarks with `clients.where: agents`). */
+  bench?: boolean;
 }
 
 interface SavedState {
@@ -101,6 +104,7 @@ export class Agent {
   private wakeHeartbeat: (() => void) | undefined;
   private lastHeartbeatAt = 0;
   private loops: Promise<void>[] = [];
+  private benchWorker: BenchWorker | undefined;
   private intervalMs = 5000;
   private version: string | undefined;
   private failure: Error | undefined;
@@ -165,6 +169,10 @@ export class Agent {
     this.lastHeartbeatAt = performance.now();
     const signal = this.stopping.signal;
     this.loops = [this.heartbeatLoop(signal), this.assignmentLoop(signal)];
+    if (this.opts.bench) {
+      this.benchWorker = new BenchWorker({ client: this.client, dir: join(this.opts.dataDir, 'bench'), log: this.log });
+      this.benchWorker.start();
+    }
     return { workerId: registered.workerId, name: registered.name, joined: registered.credential !== undefined };
   }
 
@@ -172,6 +180,7 @@ export class Agent {
   async stop(): Promise<void> {
     if (!this.stopping.signal.aborted) this.stopping.abort();
     this.pollAbort.abort();
+    await this.benchWorker?.stop();
     await Promise.all(this.loops);
     await this.executor.close();
     this.resolveDone();

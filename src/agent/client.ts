@@ -46,6 +46,53 @@ export class AgentClient {
     return this.request('POST', `/api/v1/agents/${encodeURIComponent(workerId)}/logs`, { batches }, signal);
   }
 
+  /** Claims up to `limit` due tasks of the given kinds (the task engine's agent protocol). */
+  claimTasks(body: { queues: string[]; kinds: string[]; limit: number; leaseMs: number; worker?: string }, signal?: AbortSignal): Promise<{ tasks: { task: { id: string; kind: string; payload: unknown; attempts: number }; lease: { id: string; owner: string; expiresAt: number } }[] }> {
+    return this.request('POST', '/api/v1/agents/tasks/claim', body, signal);
+  }
+
+  heartbeatTask(taskId: string, body: { leaseId: string; worker?: string; leaseMs?: number }, signal?: AbortSignal): Promise<{ cancelled: boolean; leaseExpiresAt: number }> {
+    return this.request('POST', `/api/v1/agents/tasks/${encodeURIComponent(taskId)}/heartbeat`, body, signal);
+  }
+
+  completeTask(taskId: string, body: { leaseId: string; worker?: string; result?: unknown }): Promise<unknown> {
+    return this.request('POST', `/api/v1/agents/tasks/${encodeURIComponent(taskId)}/complete`, body);
+  }
+
+  failTask(taskId: string, body: { leaseId: string; worker?: string; error: { code: string; message: string; retryable: boolean } }): Promise<unknown> {
+    return this.request('POST', `/api/v1/agents/tasks/${encodeURIComponent(taskId)}/fail`, body);
+  }
+
+  releaseTask(taskId: string, body: { leaseId: string; worker?: string }): Promise<unknown> {
+    return this.request('POST', `/api/v1/agents/tasks/${encodeURIComponent(taskId)}/release`, body);
+  }
+
+  /** GET/POST on any agent route (benchmark shards). */
+  call<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+    return this.request<T>(method, path, body, signal);
+  }
+
+  /** PUTs a file as a raw body. */
+  async upload(path: string, contentType: string, body: AsyncIterable<Uint8Array> | Uint8Array): Promise<unknown> {
+    const res = await this.fetchImpl(this.baseUrl + path, {
+      method: 'PUT',
+      headers: { ...(this.bearer ? { authorization: `Bearer ${this.bearer}` } : {}), 'content-type': contentType },
+      body: body,
+      duplex: 'half',
+    });
+    const text = await res.text();
+    if (!res.ok) {
+      let p: { code?: string; detail?: string } = {};
+      try {
+        p = JSON.parse(text) as typeof p;
+      } catch {
+        // not a problem document
+      }
+      throw new ServerError(res.status, p.code ?? `HTTP_${res.status}`, p.detail ?? res.statusText);
+    }
+    return text ? (JSON.parse(text) as unknown) : undefined;
+  }
+
   private async request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
     let res: Response;
     try {

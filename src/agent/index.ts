@@ -1,4 +1,5 @@
 export { Agent, type AgentOptions, agentStateFile } from './agent.js';
+export { BenchWorker, type BenchWorkerOptions } from './bench.js';
 export { AgentClient, ServerError } from './client.js';
 export { NoopExecutor, type ReplicaExecutor, type ReplicaStatus } from './executor.js';
 export {

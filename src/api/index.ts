@@ -7,3 +7,4 @@ export { buildApi } from './server.js';
 export { clusterRoutes } from './routes/workers.js';
 export { gatewayRoutes } from './routes/gateway.js';
 export { deploymentRoutes, modelRoutes } from './routes/deployments.js';
+export { benchmarkRoutes, benchmarkSchema } from './routes/benchmarks.js';

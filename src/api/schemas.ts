@@ -19,7 +19,7 @@ export const problemSchema = z
     hint: z.string(),
     instance: z.string().optional(),
     requestId: z.string().optional(),
-    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+    errors: z.array(z.object({ path: z.string(), message: z.string(), line: z.number().nullable().optional(), column: z.number().nullable().optional() })).optional(),
   })
   .meta({ id: 'Problem', description: 'An error, as application/problem+json (RFC 9457), with a stable `code`.' });
 

@@ -14,3 +14,27 @@ export {
   normalizeEnglish,
   scoreUtterance,
 } from './wer.js';
+export { type AudioItem, DatasetError, audioContentType, audioDurationSeconds, loadAsrManifest, loadHfArrow } from './audio.js';
+export { prepareItems } from './dataset.js';
+export { type EngineOptions, type EngineResult, type EngineTarget, LoadEngine, type PreparedItem, type ShardProgress, WORKLOAD_APIS, type WorkloadApi } from './engine.js';
+export { type ShardStage, type StagePlan, phaseOf, planStages, shardStages } from './plan.js';
+export { ERROR_KINDS, type ErrorKind, RecordWriter, type RequestRecord, readAllRecords, readRecords } from './records.js';
+export { BENCHMARK_STATES, type BenchmarkState, benchMigrations } from './schema.js';
+export {
+  type AsyncInput,
+  BENCH_QUEUE,
+  type BenchmarkServiceDeps,
+  BenchmarkService,
+  type BenchmarkView,
+  type CreateInput,
+  type ProgressView,
+  RUN_KIND,
+  type ResultsView,
+  SHARD_KIND,
+  type ShardProgressReport,
+  type ShardSpec,
+  type SummaryView,
+  toProgressReport,
+} from './service.js';
+export { type EvaluationView, type StageAggregate, type StageResults, fromSummary, mergeAggregates, stageResults, summarize, toSummary } from './summary.js';
+export { recordsCsv, stagesCsv } from './export.js';

@@ -44,13 +44,23 @@ const dataset = z.discriminatedUnion('type', [
   }),
 ]);
 
+/**
+ * A model server to deploy before the load and tear down after it (seed 004's service, then clients).
+ * The fields are a deployment's (src/deployments); the deployment is named after the benchmark.
+ */
 const service = z.strictObject({
   runtime: z.string().min(1),
   model: z.string().min(1).optional(),
   args: z.array(z.string()).default([]),
   env: z.record(z.string(), z.string()).default({}),
+  options: z.record(z.string(), z.unknown()).default({}),
+  resources: z.record(z.string(), z.unknown()).optional(),
+  placement: z.record(z.string(), z.unknown()).optional(),
   replicas: z.number().int().positive().default(1),
+  readinessTimeoutSeconds: z.number().int().positive().max(86_400).optional(),
+  /** Where its replicas run. Only agents place replicas today; Slurm and Kubernetes are refused with a clear message. */
   backend: z.enum(['agent', 'slurm', 'kubernetes']).default('agent'),
+  /** Keep the deployment after the benchmark instead of deleting it. */
   keep: z.boolean().default(false),
 });
 
@@ -102,10 +112,12 @@ const stop = z
   .strictObject({
     duration: duration.optional(),
     requests: z.number().int().positive().optional(),
+    /** Send the dataset this many times over (1: every item once, as an evaluation does). */
+    epochs: z.number().int().positive().optional(),
     warmup: duration.default(0),
     cooldown: duration.default(0),
   })
-  .refine((s) => s.duration !== undefined || s.requests !== undefined, { message: 'give a duration, a request count, or both' });
+  .refine((s) => s.duration !== undefined || s.requests !== undefined || s.epochs !== undefined, { message: 'give a duration, a request count or a number of epochs (passes over the dataset)' });
 
 export const recipeSchema = z.strictObject({
   name: z.string().min(1).max(200),
@@ -122,6 +134,11 @@ export const recipeSchema = z.strictObject({
     path: z.string().optional(),
     /** Stop generation at exactly the requested output length where the server supports it. */
     ignoreEos: z.boolean().default(true),
+    /** Output tokens to ask for when a dataset item does not say (synthetic items always do). */
+    maxTokens: z.number().int().positive().optional(),
+    temperature: z.number().min(0).max(2).optional(),
+    /** For `http`: extra request headers. */
+    headers: z.record(z.string(), z.string()).default({}),
   }),
   load,
   stop,
@@ -141,7 +158,31 @@ export const recipeSchema = z.strictObject({
   seed: z.number().int().nonnegative().default(0),
   /** Per-request timeout. */
   timeout: duration.default(60_000),
-});
+})
+  .superRefine((r, ctx) => {
+    const issue = (path: PropertyKey[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+    const asr = r.workload.api === 'asr-transcriptions';
+    const audioData = r.workload.dataset.type === 'asr-manifest' || r.workload.dataset.type === 'hf-arrow';
+    if (audioData && !asr) issue(['workload', 'dataset', 'type'], `a ${r.workload.dataset.type} dataset holds audio: use it with api asr-transcriptions`);
+    if (asr && (r.workload.dataset.type === 'synthetic' || r.workload.dataset.type === 'jsonl')) {
+      issue(['workload', 'dataset', 'type'], 'asr-transcriptions needs audio: an asr-manifest, hf-arrow or inline [{audio, text}] dataset');
+    }
+    if (r.workload.dataset.type === 'synthetic' && !['openai-chat', 'openai-completions'].includes(r.workload.api)) {
+      issue(['workload', 'dataset', 'type'], 'synthetic prompts are for openai-chat and openai-completions; give kserve-v2 and http requests inline or in JSONL');
+    }
+    if (r.load.type === 'ramp' && r.stop.duration === undefined) issue(['stop', 'duration'], 'a ramp needs a duration to ramp over');
+    if (r.stop.duration !== undefined && r.stop.warmup + r.stop.cooldown >= r.stop.duration) {
+      issue(['stop', 'warmup'], `warmup (${r.stop.warmup} ms) and cooldown (${r.stop.cooldown} ms) leave nothing of the ${r.stop.duration} ms to measure`);
+    }
+    if (r.target.service && r.target.service.backend !== 'agent') {
+      issue(['target', 'service', 'backend'], `the ${r.target.service.backend} backend is not available on this control plane yet; services run on agents (backend: agent)`);
+    }
+    const clients = r.clients.count;
+    const perStage = r.load.concurrencies ?? (r.load.concurrency !== undefined ? [r.load.concurrency] : []);
+    if (r.load.type === 'closed' && perStage.every((c) => c >= 1) && perStage.some((c) => c < clients)) {
+      issue(['clients', 'count'], `${clients} clients cannot share a concurrency of ${Math.min(...perStage)}: each client needs at least one request in flight`);
+    }
+  });
 
 export type Recipe = z.output<typeof recipeSchema>;
 export type RecipeInput = z.input<typeof recipeSchema>;

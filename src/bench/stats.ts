@@ -23,6 +23,19 @@ export interface Percentiles {
   max: number;
 }
 
+/** hdr-histogram-js builds JsHistogram, whose bucket bounds the shared interface does not declare. */
+type Buckets = { lowestEquivalentValue(value: number): number; highestEquivalentValue(value: number): number };
+
+/** The smallest recorded value as its bucket's lower bound (µs), as a merged histogram keeps it. */
+export function lowestRecorded(h: hdr.Histogram): number {
+  return (h as unknown as Buckets).lowestEquivalentValue(h.minNonZeroValue);
+}
+
+/** The largest recorded value as its bucket's upper bound (µs). */
+export function highestRecorded(h: hdr.Histogram): number {
+  return (h as unknown as Buckets).highestEquivalentValue(h.maxValue);
+}
+
 /** Percentiles in milliseconds of a histogram recorded in microseconds. */
 export function percentilesMs(h: hdr.Histogram): Percentiles {
   if (h.totalCount === 0) return { count: 0, mean: NaN, min: NaN, p50: NaN, p90: NaN, p95: NaN, p99: NaN, p999: NaN, max: NaN };
@@ -30,13 +43,15 @@ export function percentilesMs(h: hdr.Histogram): Percentiles {
   return {
     count: h.totalCount,
     mean: h.mean / 1000,
-    min: h.minNonZeroValue / 1000,
+    // Bucket-equivalent extremes, as a merged histogram keeps them, so one histogram of all samples
+    // and the sum of per-client histograms report the same numbers.
+    min: lowestRecorded(h) / 1000,
     p50: at(50),
     p90: at(90),
     p95: at(95),
     p99: at(99),
     p999: at(99.9),
-    max: h.maxValue / 1000,
+    max: highestRecorded(h) / 1000,
   };
 }
 

@@ -56,6 +56,28 @@ export class ApiClient {
     return data as T;
   }
 
+  /** A GET whose answer is text (downloads: CSV, JSONL). */
+  async text(path: string): Promise<string> {
+    let res: Response;
+    try {
+      res = await fetch(this.baseUrl + path, { headers: { authorization: `Bearer ${this.key}` } });
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+      throw new Error(`Cannot reach the Catapult API at ${this.baseUrl} (${cause}). Is it running? Set CATAPULT_URL to point elsewhere.`);
+    }
+    const text = await res.text();
+    if (!res.ok) {
+      let p: { code?: string; detail?: string; hint?: string } = {};
+      try {
+        p = JSON.parse(text) as typeof p;
+      } catch {
+        // not a problem document
+      }
+      throw new ApiError(res.status, p.code ?? `HTTP_${res.status}`, p.detail ?? res.statusText, p.hint);
+    }
+    return text;
+  }
+
   get<T>(path: string): Promise<T> {
     return this.request<T>('GET', path);
   }

@@ -3,6 +3,7 @@ import { ConfigError } from '../config/index.js';
 import { packageInfo } from '../util/index.js';
 import { ApiError } from './client.js';
 import { registerAgent } from './commands/agent.js';
+import { registerBench } from './commands/bench.js';
 import { registerDeployments } from './commands/deployments.js';
 import { registerGateway } from './commands/gateway.js';
 import { registerKeys } from './commands/keys.js';
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerAgent(program);
   registerWorkers(program);
   registerRuntime(program);
+  registerBench(program);
   program
     .command('version')
     .description('Print the version')

@@ -17,6 +17,8 @@ export interface RuntimeInfo {
   formats: readonly string[] | 'any';
   resources: { gpu: 'none' | 'optional' | 'required'; cpu: number; memoryBytes: number };
   readinessTimeoutMs: number;
+  /** The protocol replicas speak with these options, when options can change it (the `custom` runtime's `protocol`). */
+  protocolFor?(options: Record<string, unknown>): 'openai' | 'kserve-v2' | 'http';
 }
 
 export interface RuntimeCatalog {
@@ -151,6 +153,11 @@ export class DeploymentService {
   /** Where clients reach the gateway, once it is listening (its port may have been chosen at start). */
   setGatewayUrl(url: string): void {
     this.d.gatewayUrl = url;
+  }
+
+  /** Where clients reach the gateway. */
+  get gatewayUrl(): string {
+    return this.d.gatewayUrl;
   }
 
   /** Starts the reconcile loop. */
@@ -429,12 +436,13 @@ export class DeploymentService {
   private async publishRoute(row: DeploymentsTable, spec: DeploymentSpec, assignments: AssignmentView[]): Promise<void> {
     if (!this.d.routes) return;
     const runtime = this.d.runtimes.get(row.runtime);
+    const protocol = runtime?.protocolFor?.(spec.options) ?? runtime?.protocol ?? 'http';
     const route: DeploymentRoute = {
       id: row.id,
       kind: 'deployment',
       name: spec.servedModelName ?? row.name,
       aliases: [`md-${row.id}`, ...(spec.servedModelName && spec.servedModelName !== row.name ? [row.name] : [])],
-      protocol: runtime?.protocol ?? 'http',
+      protocol,
       replicas: assignments
         .filter((a) => a.endpoint)
         .map((a) => ({ id: a.id, url: a.endpoint!, ready: a.state === 'ready' && a.desired === 'run' })),
@@ -486,7 +494,7 @@ export class DeploymentService {
   private view(row: DeploymentsTable): Deployment {
     const spec = fromJson<DeploymentSpec>(row.spec, {} as DeploymentSpec);
     const runtime = this.d.runtimes.get(row.runtime);
-    const protocol = runtime?.protocol ?? 'http';
+    const protocol = runtime?.protocolFor?.(spec.options) ?? runtime?.protocol ?? 'http';
     const assignments = this.d.placer.listAssignments({ owner: row.id });
     const items: ReplicaView[] = assignments.map((a) => ({
       id: a.id,

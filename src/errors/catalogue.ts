@@ -198,6 +198,41 @@ export const CATALOGUE = {
     title: 'An endpoint with this name already exists',
     hint: 'Choose another name, or delete the existing endpoint (DELETE /api/v1/endpoints/{id}) first.',
   },
+  CATAPULT_RECIPE_INVALID: {
+    status: 400,
+    title: 'Benchmark recipe is invalid',
+    hint: 'Fix the fields listed in `errors` (each names its path and line); examples/bench/ has working recipes.',
+  },
+  CATAPULT_DATASET_INVALID: {
+    status: 400,
+    title: 'Benchmark dataset is invalid',
+    hint: 'Fix the dataset file or entry named in `where`; src/bench/README.md describes the dataset formats.',
+  },
+  CATAPULT_BENCHMARK_NOT_FOUND: {
+    status: 404,
+    title: 'Benchmark not found',
+    hint: 'List benchmarks with `catapult bench ls` or GET /api/v1/benchmarks.',
+  },
+  CATAPULT_BENCHMARK_TARGET_NOT_FOUND: {
+    status: 404,
+    title: "The benchmark's target does not exist",
+    hint: 'Name an existing deployment (GET /api/v1/deployments) or endpoint (GET /api/v1/endpoints), or give a url.',
+  },
+  CATAPULT_BENCHMARK_FINISHED: {
+    status: 409,
+    title: 'The benchmark has already finished',
+    hint: 'Only pending, preparing or running benchmarks can be cancelled; start a new one instead.',
+  },
+  CATAPULT_BENCHMARK_NOT_FINISHED: {
+    status: 409,
+    title: 'The benchmark is still running',
+    hint: 'Cancel it first (POST /api/v1/benchmarks/{id}/cancel), then delete it once it has ended.',
+  },
+  CATAPULT_BENCHMARK_SHARD_NOT_HELD: {
+    status: 409,
+    title: 'This agent does not hold the benchmark shard',
+    hint: 'Claim the shard task first; an agent may only read and report the shards it holds.',
+  },
   CATAPULT_INTERNAL: {
     status: 500,
     title: 'Internal error',

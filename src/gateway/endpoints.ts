@@ -178,6 +178,22 @@ export class EndpointService {
     return toEndpoint(await this.row(this.store.db, idOrName));
   }
 
+  /**
+   * Where an endpoint is and how to call it, its auth header included: for Catapult's own clients
+   * (benchmarks) that call the server directly. Never for an API answer.
+   */
+  async upstream(idOrName: string): Promise<{ id: string; name: string; url: string; protocol: Endpoint['protocol']; model: string; headers: Record<string, string> }> {
+    const row = await this.row(this.store.db, idOrName);
+    return {
+      id: row.id,
+      name: row.name,
+      url: row.url,
+      protocol: row.protocol as Endpoint['protocol'],
+      model: row.upstream_model ?? row.name,
+      headers: row.auth_header_value !== null ? { [(row.auth_header_name ?? 'authorization').toLowerCase()]: row.auth_header_value } : {},
+    };
+  }
+
   /** Deletes an endpoint and its route; the gateway stops serving it as soon as it sees the event. */
   async delete(idOrName: string): Promise<Endpoint> {
     const row = await this.store.write(async (trx) => {

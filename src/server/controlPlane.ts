@@ -1,6 +1,7 @@
 import { join } from 'node:path';
-import { type ApiDeps, type App, buildApi, clusterRoutes, deploymentRoutes, gatewayRoutes, modelRoutes } from '../api/index.js';
+import { type ApiDeps, type App, benchmarkRoutes, buildApi, clusterRoutes, deploymentRoutes, gatewayRoutes, modelRoutes } from '../api/index.js';
 import { AuditLog } from '../audit/index.js';
+import { BenchmarkService } from '../bench/index.js';
 import { KeyService } from '../auth/index.js';
 import { ClusterService } from '../cluster/index.js';
 import type { Config } from '../config/index.js';
@@ -27,6 +28,8 @@ export interface ControlPlane {
   endpoints: EndpointService;
   models: ModelService;
   deployments: DeploymentService;
+  /** Benchmarks and evaluations. */
+  benchmarks: BenchmarkService;
   /** The durable task engine (queues, leases, retries). */
   tasks: TaskEngine;
   /** Runs control-plane task handlers in this process. */
@@ -95,6 +98,20 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     routes: routeRegistry,
     gatewayUrl: `http://${config.gatewayHost === '0.0.0.0' ? '127.0.0.1' : config.gatewayHost}:${config.gatewayPort}`,
   });
+  const benchmarks = new BenchmarkService({
+    store,
+    events,
+    clock,
+    log,
+    tasks,
+    dataDir: config.dataDir,
+    deployments,
+    endpoints,
+    keys,
+    readyAgents: () => cluster.listWorkers({ state: 'ready' }).length,
+    gatewayUrl: () => deployments.gatewayUrl,
+  });
+  benchmarks.registerTasks(taskHandlers);
   opts.registerTasks?.(taskHandlers);
   const taskPool = new WorkerPool(tasks, { store, clock, log }, { handlers: taskHandlers, concurrency: TASK_CONCURRENCY });
   const deps: ApiDeps = {
@@ -108,7 +125,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     deployments,
     replicaLogs,
     runtimeForFormat,
-    routes: [clusterRoutes(cluster), gatewayRoutes(routeRegistry, endpoints), modelRoutes, deploymentRoutes],
+    routes: [clusterRoutes(cluster), gatewayRoutes(routeRegistry, endpoints), modelRoutes, deploymentRoutes, benchmarkRoutes(benchmarks)],
   };
   const api = await buildApi(deps);
   let url = '';
@@ -120,6 +137,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   }
   await taskPool.start();
   deployments.start();
+  benchmarks.start();
   return {
     config,
     store,
@@ -131,12 +149,15 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     endpoints,
     models,
     deployments,
+    benchmarks,
     tasks,
     taskPool,
     api,
     url,
     async close() {
       await api.close();
+      // Local benchmark runs end first (keeping what they recorded), so the task pool need not wait for them.
+      await benchmarks.stop();
       await deployments.stop();
       await taskPool.stop({ deadlineMs: 10_000 });
       await cluster.stop();

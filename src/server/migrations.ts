@@ -1,4 +1,5 @@
 import { auditMigrations } from '../audit/index.js';
+import { benchMigrations } from '../bench/index.js';
 import { keyMigrations } from '../auth/index.js';
 import { clusterMigrations } from '../cluster/index.js';
 import { deploymentMigrations, logMigrations } from '../deployments/index.js';
@@ -13,6 +14,6 @@ import { taskMigrations } from '../tasks/index.js';
  * (0001-0099 foundation, 0100 tasks, 0200 cluster, 0300 deployments, 0400 gateway, 0500 bench).
  */
 export function allMigrations(): Record<string, CatapultMigration> {
-  const all = { ...keyMigrations, ...eventMigrations, ...auditMigrations, ...taskMigrations, ...clusterMigrations, ...modelMigrations, ...deploymentMigrations, ...logMigrations, ...gatewayMigrations };
+  const all = { ...keyMigrations, ...eventMigrations, ...auditMigrations, ...taskMigrations, ...clusterMigrations, ...modelMigrations, ...deploymentMigrations, ...logMigrations, ...gatewayMigrations, ...benchMigrations };
   return Object.fromEntries(Object.entries(all).sort(([a], [b]) => a.localeCompare(b)));
 }

@@ -1,5 +1,5 @@
 import type { RuntimeCatalog, RuntimeInfo } from '../deployments/index.js';
-import { detectModelFormat as detect, getRuntime, listRuntimes, runtimesForFormat } from '../runtimes/index.js';
+import { RUNTIME_PROTOCOLS, type RuntimeProtocol, detectModelFormat as detect, getRuntime, listRuntimes, runtimesForFormat } from '../runtimes/index.js';
 
 /** The runtimes module, as deployments see it. */
 export const runtimeCatalog: RuntimeCatalog = {
@@ -17,6 +17,9 @@ export const runtimeCatalog: RuntimeCatalog = {
       formats: rt.formats,
       resources: rt.resources,
       readinessTimeoutMs: rt.readinessTimeoutMs,
+      // A runtime whose options name a protocol (custom) serves that one.
+      protocolFor: (options) =>
+        rt.kind === 'custom' && typeof options.protocol === 'string' && (RUNTIME_PROTOCOLS as readonly string[]).includes(options.protocol) ? (options.protocol as RuntimeProtocol) : rt.protocol,
     };
   },
   names: () => listRuntimes().map((r) => r.name),

@@ -20,6 +20,8 @@ interface AgentFlags {
   clockSkewMs?: string;
   replicas?: string;
   advertiseHost?: string;
+  /** false with --no-bench. */
+  bench?: boolean;
 }
 
 /**
@@ -72,6 +74,7 @@ async function runAgent(flags: AgentFlags): Promise<void> {
     ...(fakeGpus ? { fakeGpus } : {}),
     capacity: { ...(cpuCores !== undefined ? { cpuCores } : {}), ...(memoryBytes !== undefined ? { memoryBytes } : {}) },
     executor: replicaExecutor(flags.replicas, flags.dataDir ? flags.dataDir : join(config.dataDir, 'agent'), flags.advertiseHost ?? '127.0.0.1'),
+    bench: flags.bench !== false,
     clock,
     log,
   });
@@ -114,6 +117,7 @@ export function registerAgent(program: Command): void {
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (env CATAPULT_LOG_LEVEL)')
     .option('--replicas <kind>', 'process (run model servers, the default) or noop (report assignments as running; for simulations)')
     .option('--advertise-host <host>', 'address the gateway uses to reach replicas on this machine (default 127.0.0.1)')
+    .option('--no-bench', 'do not run benchmark clients (shards of benchmarks with clients.where: agents) on this machine')
     // Shifts only the agent's reported clock, to show liveness ignores it; for tests.
     .addOption(new Option('--clock-skew-ms <ms>').hideHelp())
     .action((flags: AgentFlags) => runAgent(flags));
@@ -139,6 +143,7 @@ export async function startEmbeddedAgent(
     dataDir: agentDir,
     anyServer: true,
     executor,
+    bench: true,
     log: log.child({ name: 'catapult-agent' }),
   });
   try {

@@ -1,0 +1,135 @@
+import { createReadStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BENCH_QUEUE, LoadEngine, RecordWriter, SHARD_KIND, type ShardSpec, shardStages, toProgressReport } from '../bench/index.js';
+import type { Logger } from '../observability/index.js';
+import { type AgentClient, ServerError } from './client.js';
+
+export interface BenchWorkerOptions {
+  client: AgentClient;
+  /** Where records are written before they are uploaded. */
+  dir: string;
+  log: Logger;
+  /** How often to look for shards when there are none. */
+  pollMs?: number;
+  leaseMs?: number;
+}
+
+const WORKER = 'bench';
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done);
+  });
+
+/**
+ * Runs benchmark shards on this machine: claims `benchmark.shard` tasks (one at a time, so two
+ * clients of a run land on two machines), fetches what to run, waits for the run's common start
+ * time, sends the load, reports progress, uploads the raw records and completes the task. A shard
+ * that the control plane cancels stops at its next heartbeat; the records sent so far are uploaded.
+ */
+export class BenchWorker {
+  private readonly stopping = new AbortController();
+  private loop: Promise<void> | undefined;
+
+  constructor(private readonly o: BenchWorkerOptions) {}
+
+  start(): void {
+    this.loop = this.run(this.stopping.signal);
+  }
+
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    await this.loop;
+  }
+
+  private async run(signal: AbortSignal): Promise<void> {
+    const pollMs = this.o.pollMs ?? 1000;
+    while (!signal.aborted) {
+      let claimed: Awaited<ReturnType<AgentClient['claimTasks']>>['tasks'];
+      try {
+        claimed = (await this.o.client.claimTasks({ queues: [BENCH_QUEUE], kinds: [SHARD_KIND], limit: 1, leaseMs: this.o.leaseMs ?? 30_000, worker: WORKER }, signal)).tasks;
+      } catch (err) {
+        if (signal.aborted) return;
+        if (!(err instanceof ServerError) || !err.transient) this.o.log.debug({ err: (err as Error).message }, 'cannot claim benchmark shards');
+        await sleep(pollMs * 3, signal);
+        continue;
+      }
+      const first = claimed[0];
+      if (!first) {
+        await sleep(pollMs, signal);
+        continue;
+      }
+      await this.runShard(first.task.id, first.lease.id, signal);
+    }
+  }
+
+  private async runShard(taskId: string, leaseId: string, stopSignal: AbortSignal): Promise<void> {
+    const c = this.o.client;
+    const held = { leaseId, worker: WORKER };
+    const abort = new AbortController();
+    const onStop = () => abort.abort(new Error('the agent stopped'));
+    stopSignal.addEventListener('abort', onStop, { once: true });
+    const leaseMs = this.o.leaseMs ?? 30_000;
+    const beat = setInterval(() => {
+      c.heartbeatTask(taskId, { ...held, leaseMs })
+        .then((r) => {
+          if (r.cancelled) abort.abort(new Error('cancelled'));
+        })
+        .catch((err: unknown) => {
+          if (err instanceof ServerError && (err.status === 409 || err.status === 404)) abort.abort(new Error('the shard lease was lost'));
+        });
+    }, Math.max(1000, Math.floor(leaseMs / 3)));
+    const file = join(this.o.dir, `${taskId}.jsonl`);
+    let progressTimer: NodeJS.Timeout | undefined;
+    try {
+      const spec = await c.call<ShardSpec>('GET', `/api/v1/agents/benchmarks/shards/${encodeURIComponent(taskId)}`);
+      this.o.log.info({ benchmark: spec.benchmarkId, shard: spec.shard, shards: spec.shards }, 'running benchmark shard');
+      const writer = new RecordWriter(file);
+      let latest: ReturnType<typeof toProgressReport> | undefined;
+      progressTimer = setInterval(() => {
+        if (!latest) return;
+        c.call('POST', `/api/v1/agents/benchmarks/shards/${encodeURIComponent(taskId)}/progress`, latest).catch(() => undefined);
+      }, 1000);
+      const flusher = setInterval(() => void writer.flush().catch(() => undefined), 1000);
+      const engine = new LoadEngine({
+        api: spec.api,
+        stream: spec.stream,
+        timeoutMs: spec.timeoutMs,
+        slo: spec.slo,
+        shard: spec.shard,
+        stages: shardStages(spec.stages, spec.shard, spec.shards, spec.seed),
+        items: spec.items.map((it) => ({ ...it, body: it.body === null ? null : Buffer.from(it.body, 'base64') })),
+        target: spec.target,
+        startAt: spec.startAt,
+        records: writer,
+        signal: abort.signal,
+        onProgress: (p) => (latest = toProgressReport(p)),
+      });
+      const result = await engine.run().finally(() => clearInterval(flusher));
+      await writer.close();
+      if (latest) await c.call('POST', `/api/v1/agents/benchmarks/shards/${encodeURIComponent(taskId)}/progress`, latest).catch(() => undefined);
+      await c.upload(`/api/v1/agents/benchmarks/shards/${encodeURIComponent(taskId)}/records`, 'application/x-ndjson', createReadStream(file));
+      if (result.interrupted) {
+        await c.failTask(taskId, { ...held, error: { code: result.interrupted === 'cancelled' ? 'TASK_CANCELLED' : 'SHARD_INTERRUPTED', message: result.interrupted, retryable: false } });
+      } else {
+        await c.completeTask(taskId, { ...held, result: { records: result.records } });
+      }
+    } catch (err) {
+      this.o.log.warn({ err: (err as Error).message, task: taskId }, 'benchmark shard failed');
+      await c.failTask(taskId, { ...held, error: { code: 'SHARD_FAILED', message: (err as Error).message, retryable: false } }).catch(() => undefined);
+    } finally {
+      clearInterval(beat);
+      if (progressTimer) clearInterval(progressTimer);
+      stopSignal.removeEventListener('abort', onStop);
+      await rm(file, { force: true });
+    }
+  }
+}

@@ -1,0 +1,632 @@
+import { StringDecoder } from 'node:string_decoder';
+import { performance } from 'node:perf_hooks';
+import { Pool, type Dispatcher } from 'undici';
+import { type ShardStage, phaseOf } from './plan.js';
+import { type ErrorKind, type RecordWriter, type RequestRecord, type TokenSource, compact } from './records.js';
+import { type Slo, type StageAggregate, addRecord, newStageAggregate } from './summary.js';
+import { countTokens, loadTokenizer } from './tokens.js';
+import { scoreUtterance } from './wer.js';
+import type { Histogram } from './stats.js';
+
+/** The request APIs a workload can speak. */
+export const WORKLOAD_APIS = ['openai-chat', 'openai-completions', 'kserve-v2', 'asr-transcriptions', 'http'] as const;
+export type WorkloadApi = (typeof WORKLOAD_APIS)[number];
+
+/**
+ * One dataset item made ready to send: the request line and body are built once, before the run,
+ * so the hot path only copies bytes.
+ */
+export interface PreparedItem {
+  id: string;
+  method: 'GET' | 'POST' | 'PUT';
+  /** Appended to the target's base URL. */
+  path: string;
+  contentType: string | null;
+  body: Buffer | null;
+  /** Prompt tokens by our tokenizer, used when the server reports no usage. */
+  promptTokens: number | null;
+  /** Output tokens asked for. */
+  maxTokens: number | null;
+  /** Reference transcript (ASR). */
+  reference: string | null;
+  audioSeconds: number | null;
+}
+
+export interface EngineTarget {
+  /** Base URL, e.g. http://127.0.0.1:8000 (a path prefix is kept). */
+  baseUrl: string;
+  headers: Record<string, string>;
+}
+
+export interface ShardProgress {
+  stage: number;
+  stages: number;
+  stageLabel: string;
+  /** Requests finished in the current stage (any outcome, warmup included). */
+  done: number;
+  /** Requests this shard will send in the stage, when known. */
+  total: number | null;
+  errors: number;
+  inFlight: number;
+  elapsedS: number;
+  /** Completions per second over the last progress interval. */
+  ratePerS: number;
+  outputTokens: number;
+  /** The stage's measured TTFT and E2E so far. */
+  ttft: Histogram;
+  e2e: Histogram;
+}
+
+export interface EngineOptions {
+  api: WorkloadApi;
+  /** Stream (SSE) for the OpenAI APIs. */
+  stream: boolean;
+  timeoutMs: number;
+  slo: Slo;
+  shard: number;
+  stages: ShardStage[];
+  items: readonly PreparedItem[];
+  target: EngineTarget;
+  /** Epoch ms every client starts at; default now. */
+  startAt?: number;
+  records?: RecordWriter;
+  onProgress?: (p: ShardProgress) => void;
+  progressEveryMs?: number;
+  signal?: AbortSignal;
+  /** Clock for startAt (epoch ms); tests may shift it. */
+  now?: () => number;
+}
+
+export interface EngineResult {
+  aggregates: StageAggregate[];
+  records: number;
+  /** Why the run ended before its stop rule, if it did. */
+  interrupted: string | null;
+}
+
+/** What the response of one API is read for. */
+interface Reading {
+  firstToken: number | null;
+  chunks: number[];
+  text: string;
+  inputTokens: number | null;
+  outputTokens: number | null;
+  bad: string | null;
+}
+
+/**
+ * Reads one streamed OpenAI response: SSE events in order, the arrival time of each one that carries
+ * generated text, and the `usage` the server sends at the end (requested with
+ * `stream_options.include_usage`). Events split across network chunks are joined; several events in
+ * one chunk share its arrival time, which is what the client saw.
+ */
+class SseReader {
+  private pending = '';
+  private readonly decoder = new StringDecoder('utf8');
+  done = false;
+
+  constructor(
+    private readonly chat: boolean,
+    private readonly r: Reading,
+  ) {}
+
+  push(chunk: Buffer, at: number): void {
+    this.pending += this.decoder.write(chunk);
+    let cut: number;
+    while ((cut = this.pending.indexOf('\n\n')) !== -1) {
+      const event = this.pending.slice(0, cut);
+      this.pending = this.pending.slice(cut + 2);
+      this.event(event, at);
+    }
+  }
+
+  private event(block: string, at: number): void {
+    for (const raw of block.split('\n')) {
+      const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+      if (!line.startsWith('data:')) continue;
+      const data = line.slice(line[5] === ' ' ? 6 : 5);
+      if (data === '[DONE]') {
+        this.done = true;
+        continue;
+      }
+      let obj: { choices?: { delta?: { content?: unknown; reasoning_content?: unknown }; text?: unknown }[]; usage?: { prompt_tokens?: unknown; completion_tokens?: unknown } | null; error?: unknown };
+      try {
+        obj = JSON.parse(data) as typeof obj;
+      } catch {
+        this.r.bad ??= `an SSE event is not JSON: ${data.slice(0, 120)}`;
+        continue;
+      }
+      if (obj.error !== undefined) {
+        this.r.bad ??= `the stream carried an error: ${JSON.stringify(obj.error).slice(0, 200)}`;
+        continue;
+      }
+      const choice = obj.choices?.[0];
+      if (choice) {
+        const piece = this.chat ? (choice.delta?.content ?? choice.delta?.reasoning_content) : choice.text;
+        if (typeof piece === 'string' && piece !== '') {
+          if (this.r.firstToken === null) this.r.firstToken = at;
+          this.r.chunks.push(at);
+          this.r.text += piece;
+        }
+      }
+      const u = obj.usage;
+      if (u && typeof u.completion_tokens === 'number') {
+        this.r.outputTokens = u.completion_tokens;
+        if (typeof u.prompt_tokens === 'number') this.r.inputTokens = u.prompt_tokens;
+      }
+    }
+  }
+}
+
+function classify(err: unknown): { kind: ErrorKind; message: string } {
+  const e = err as { code?: string; name?: string; message?: string; cause?: { code?: string } };
+  const code = e?.code ?? e?.cause?.code ?? '';
+  const message = e?.message ?? String(err);
+  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'EAI_AGAIN') return { kind: 'connect', message: `${code}: ${message}` };
+  if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'UND_ERR_SOCKET' || code === 'UND_ERR_CLOSED') return { kind: 'reset', message: `${code}: ${message}` };
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return { kind: 'timeout', message };
+  return { kind: 'error', message: code ? `${code}: ${message}` : message };
+}
+
+function httpKind(status: number): ErrorKind {
+  if (status === 429) return 'http_429';
+  return status >= 500 ? 'http_5xx' : 'http_4xx';
+}
+
+/** One request in flight. */
+interface InFlight {
+  controller: Dispatcher.DispatchController | null;
+  deadline: number;
+  /** Set when the run ends or the request times out, before aborting it. */
+  abortKind: ErrorKind | null;
+}
+
+const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * The load generator of one client (shard). Open-loop stages send each request at its scheduled
+ * offset and measure from that intended time, so a slow server shows as latency and schedule lag
+ * rather than as a lighter load (no coordinated omission); arrivals beyond the in-flight cap are
+ * dropped and counted. Closed-loop stages keep a fixed number of requests in flight. Every request
+ * becomes a RequestRecord (written to the records file) and is added to its stage's aggregate.
+ */
+export class LoadEngine {
+  private readonly o: EngineOptions;
+  private readonly now: () => number;
+  private stagePool: Pool | undefined;
+  private readonly inFlight = new Set<InFlight>();
+  private readonly prefix: string;
+  private readonly origin: string;
+  private readonly headerLists: string[][] = [];
+  private t0 = 0;
+  private stopped: string | null = null;
+  private current: StageAggregate | undefined;
+  private stageIndex = 0;
+  private done = 0;
+  private errors = 0;
+  private outputTokens = 0;
+  private stageStartedAt = 0;
+  private stageTotal: number | null = null;
+  private records = 0;
+  private wakeStage: (() => void) | undefined;
+  private readonly asr: boolean;
+  private readonly openai: boolean;
+
+  constructor(options: EngineOptions) {
+    this.o = options;
+    this.now = options.now ?? Date.now;
+    const url = new URL(options.target.baseUrl);
+    this.origin = url.origin;
+    this.prefix = url.pathname.replace(/\/+$/, '');
+    this.asr = options.api === 'asr-transcriptions';
+    this.openai = options.api === 'openai-chat' || options.api === 'openai-completions';
+    const base: string[] = [];
+    for (const [k, v] of Object.entries(options.target.headers)) base.push(k.toLowerCase(), v);
+    for (const item of options.items) {
+      const h = [...base];
+      if (item.contentType) h.push('content-type', item.contentType);
+      this.headerLists.push(h);
+    }
+    if (options.items.length === 0) throw new Error('a run needs at least one dataset item');
+  }
+
+  private newPool(connections: number): Pool {
+    return new Pool(this.origin, {
+      connections,
+      pipelining: 1,
+      keepAliveTimeout: 60_000,
+      // The engine enforces the whole-request timeout itself; undici's own timers would cut streams.
+      headersTimeout: 0,
+      bodyTimeout: 0,
+      connect: { timeout: 10_000 },
+    });
+  }
+
+  /** Runs every stage; resolves when the last request has finished. */
+  async run(): Promise<EngineResult> {
+    if (this.openai) await loadTokenizer();
+    const startAt = this.o.startAt ?? this.now();
+    // One time base for all clients: performance.now() at the agreed epoch start.
+    this.t0 = performance.now() + (startAt - this.now());
+    const onAbort = () => this.stop('cancelled');
+    this.o.signal?.addEventListener('abort', onAbort, { once: true });
+    const sweep = setInterval(() => this.expire(), 50);
+    const progress = this.o.onProgress ? setInterval(() => this.report(), this.o.progressEveryMs ?? 500) : undefined;
+    const aggregates: StageAggregate[] = [];
+    try {
+      const wait = this.t0 - performance.now();
+      if (wait > 0) await this.sleep(wait);
+      for (const shardStage of this.o.stages) {
+        const agg = newStageAggregate(shardStage.stage.index, shardStage.stage.label);
+        aggregates.push(agg);
+        if (this.stopped) continue;
+        await this.runStage(shardStage, agg);
+      }
+    } finally {
+      clearInterval(sweep);
+      if (progress) clearInterval(progress);
+      this.o.signal?.removeEventListener('abort', onAbort);
+      this.report();
+      await this.stagePool?.close().catch(() => undefined);
+      await this.o.records?.flush();
+    }
+    return { aggregates, records: this.records, interrupted: this.stopped };
+  }
+
+  /** Ends the run: no more requests are sent and those in flight are aborted (recorded as `cancelled`). */
+  stop(reason: string): void {
+    if (this.stopped) return;
+    this.stopped = reason;
+    for (const f of this.inFlight) {
+      f.abortKind ??= 'cancelled';
+      f.controller?.abort(new Error(reason));
+    }
+    this.wakeStage?.();
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      let t: NodeJS.Timeout | undefined = undefined;
+      const done = (): void => {
+        clearTimeout(t);
+        this.wakeStage = undefined;
+        resolve();
+      };
+      t = setTimeout(done, ms);
+      this.wakeStage = done;
+    });
+  }
+
+  private elapsed(): number {
+    return performance.now() - this.t0;
+  }
+
+  private async runStage(s: ShardStage, agg: StageAggregate): Promise<void> {
+    this.current = agg;
+    this.stageIndex = s.stage.index;
+    this.done = 0;
+    this.errors = 0;
+    this.outputTokens = 0;
+    const stageStart = this.elapsed();
+    this.stageStartedAt = stageStart;
+    const finished = new Promise<void>((resolve) => (this.stageResolve = resolve));
+    const previous = this.stagePool;
+    this.stagePool = this.newPool(s.concurrency ?? (s.stage.load.mode === 'open' ? s.stage.load.maxInFlight : 1));
+    await previous?.close().catch(() => undefined);
+    if (s.arrivals) {
+      this.stageTotal = s.arrivals.index.length;
+      this.pending = this.stageTotal;
+      if (this.pending === 0) return;
+      await this.openLoop(s, agg, stageStart);
+    } else {
+      this.stageTotal = s.maxRequests;
+      this.closedLoop(s, agg, stageStart);
+    }
+    await finished;
+    this.stageResolve = undefined;
+  }
+
+  private stageResolve: (() => void) | undefined;
+  /** Open loop: arrivals not yet finished (sent-and-done or dropped). Closed loop: requests in flight. */
+  private pending = 0;
+
+  private finishOne(): void {
+    this.pending--;
+    if (this.pending === 0) this.stageResolve?.();
+  }
+
+  private closedLoop(s: ShardStage, agg: StageAggregate, stageStart: number): void {
+    const concurrency = s.concurrency ?? 1;
+    const durationMs = s.stage.durationMs;
+    let k = 0;
+    const launch = (): void => {
+      const over =
+        this.stopped !== null ||
+        (s.maxRequests !== null && k >= s.maxRequests) ||
+        (durationMs !== null && this.elapsed() - stageStart >= durationMs);
+      if (over) {
+        if (this.pending === 0) this.stageResolve?.();
+        return;
+      }
+      // Requests are numbered across clients: this client takes every shards-th number.
+      const index = k * s.shards + this.o.shard;
+      k++;
+      this.pending++;
+      this.send(s, agg, index, this.elapsed(), () => {
+        this.pending--;
+        // The freed slot starts its next request at once; its intended time is now.
+        launch();
+      });
+    };
+    if (concurrency === 0 || s.maxRequests === 0) {
+      this.stageResolve?.();
+      return;
+    }
+    for (let c = 0; c < concurrency; c++) launch();
+  }
+
+  private async openLoop(s: ShardStage, agg: StageAggregate, stageStart: number): Promise<void> {
+    const { index, offsetMs } = s.arrivals!;
+    const max = s.stage.load.mode === 'open' ? s.stage.load.maxInFlight : Infinity;
+    let p = 0;
+    while (p < index.length) {
+      if (this.stopped) {
+        // Arrivals never sent are not records; the run says why it ended.
+        this.pending -= index.length - p;
+        if (this.pending <= 0) this.stageResolve?.();
+        return;
+      }
+      const now = this.elapsed() - stageStart;
+      // Send everything due (a late timer sends the backlog at once; each keeps its intended time).
+      while (p < index.length && offsetMs[p]! <= now) {
+        const intended = stageStart + offsetMs[p]!;
+        if (this.inFlight.size >= max) {
+          this.dropped(s, agg, index[p]!, intended);
+          this.finishOne();
+        } else {
+          this.send(s, agg, index[p]!, intended, () => this.finishOne());
+        }
+        p++;
+      }
+      if (p >= index.length) break;
+      const wait = offsetMs[p]! - (this.elapsed() - stageStart);
+      if (wait > 1) await this.sleep(wait - 0.5);
+      else await tick();
+    }
+  }
+
+  private dropped(s: ShardStage, agg: StageAggregate, index: number, intended: number): void {
+    const item = this.o.items[index % this.o.items.length]!;
+    this.record(agg, {
+      i: index,
+      shard: this.o.shard,
+      stage: s.stage.index,
+      item: item.id,
+      phase: phaseOf(s.stage, intended - this.stageStartedAt),
+      intended,
+      sent: intended,
+      firstByte: null,
+      firstToken: null,
+      chunks: [],
+      end: intended,
+      status: null,
+      error: { kind: 'dropped', message: `over the in-flight cap of ${s.stage.load.mode === 'open' ? s.stage.load.maxInFlight : '?'}` },
+      inputTokens: null,
+      outputTokens: null,
+      inputSource: 'none',
+      outputSource: 'none',
+      text: null,
+      reference: item.reference,
+      audioSeconds: item.audioSeconds,
+      score: null,
+    });
+  }
+
+  private record(agg: StageAggregate, raw: RequestRecord): void {
+    // Rounded to the microsecond first, so the aggregate is exactly what the records file can rebuild.
+    const r = compact(raw);
+    this.done++;
+    this.records++;
+    if (r.error) this.errors++;
+    else this.outputTokens += r.outputTokens ?? 0;
+    addRecord(agg, r, this.o.slo);
+    this.o.records?.add(r);
+  }
+
+  private send(s: ShardStage, agg: StageAggregate, index: number, intended: number, after: () => void): void {
+    const itemIndex = index % this.o.items.length;
+    const item = this.o.items[itemIndex]!;
+    const headers = this.headerLists[itemIndex]!;
+    const phase = phaseOf(s.stage, intended - this.stageStartedAt);
+    const reading: Reading = { firstToken: null, chunks: [], text: '', inputTokens: null, outputTokens: null, bad: null };
+    const streaming = this.openai && this.o.stream;
+    const sse = streaming ? new SseReader(this.o.api === 'openai-chat', reading) : null;
+    const body: Buffer[] = [];
+    let status: number | null = null;
+    let firstByte: number | null = null;
+    const sent = this.elapsed();
+    const flight: InFlight = { controller: null, deadline: sent + this.o.timeoutMs, abortKind: null };
+    this.inFlight.add(flight);
+    let settled = false;
+    const settle = (error: { kind: ErrorKind; message: string } | null): void => {
+      if (settled) return;
+      settled = true;
+      this.inFlight.delete(flight);
+      const end = this.elapsed();
+      if (!error && status !== null && (status < 200 || status >= 300)) {
+        const text = Buffer.concat(body).toString('utf8').slice(0, 300);
+        error = { kind: httpKind(status), message: `HTTP ${status}${text ? `: ${text}` : ''}` };
+      }
+      if (!error && !streaming) this.readWhole(Buffer.concat(body), reading, end);
+      if (!error && sse && !sse.done && reading.bad === null) reading.bad = 'the stream ended without [DONE]';
+      if (!error && reading.bad !== null) error = { kind: 'bad_response', message: reading.bad };
+      this.finishRecord(agg, s, index, item, phase, intended, sent, firstByte, end, status, error, reading);
+      after();
+    };
+    const pool = this.stagePool!;
+    const handler: Dispatcher.DispatchHandler = {
+      onRequestStart: (controller) => {
+        flight.controller = controller;
+        if (flight.abortKind) controller.abort(new Error(flight.abortKind));
+      },
+      onResponseStart: (_controller, statusCode) => {
+        status = statusCode;
+        firstByte = this.elapsed();
+      },
+      onResponseData: (_controller, chunk) => {
+        if (sse && status !== null && status >= 200 && status < 300) sse.push(chunk, this.elapsed());
+        else body.push(chunk);
+      },
+      onResponseEnd: () => settle(null),
+      onResponseError: (_controller, err) => {
+        settle(flight.abortKind ? { kind: flight.abortKind, message: flight.abortKind === 'timeout' ? `no complete answer within ${this.o.timeoutMs} ms` : (this.stopped ?? 'aborted') } : classify(err));
+      },
+    };
+    try {
+      pool.dispatch({ path: this.prefix + item.path, method: item.method, headers, body: item.body ?? null }, handler);
+    } catch (err) {
+      settle(classify(err));
+    }
+  }
+
+  /** A non-streamed answer: the whole body arrived at `end`. */
+  private readWhole(buf: Buffer, r: Reading, end: number): void {
+    const api = this.o.api;
+    if (api === 'http') {
+      r.firstToken = end;
+      return;
+    }
+    let obj: Record<string, unknown>;
+    const text = buf.toString('utf8');
+    try {
+      obj = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      if (api === 'asr-transcriptions' && text.trim() !== '' && !text.trimStart().startsWith('{')) {
+        // response_format=text
+        r.text = text.trim();
+        r.firstToken = end;
+        return;
+      }
+      r.bad = `the answer is not JSON: ${text.slice(0, 120)}`;
+      return;
+    }
+    r.firstToken = end;
+    if (api === 'asr-transcriptions') {
+      if (typeof obj.text !== 'string') r.bad = 'the transcription answer has no text field';
+      else r.text = obj.text;
+      return;
+    }
+    if (api === 'kserve-v2') {
+      if (!Array.isArray(obj.outputs)) r.bad = 'the inference answer has no outputs';
+      return;
+    }
+    const choices = obj.choices as { message?: { content?: unknown }; text?: unknown }[] | undefined;
+    const c = choices?.[0];
+    const content = api === 'openai-chat' ? c?.message?.content : c?.text;
+    if (typeof content !== 'string') {
+      r.bad = 'the answer has no choices[0] text';
+      return;
+    }
+    r.text = content;
+    const u = obj.usage as { prompt_tokens?: unknown; completion_tokens?: unknown } | undefined;
+    if (u && typeof u.completion_tokens === 'number') r.outputTokens = u.completion_tokens;
+    if (u && typeof u.prompt_tokens === 'number') r.inputTokens = u.prompt_tokens;
+  }
+
+  private finishRecord(
+    agg: StageAggregate,
+    s: ShardStage,
+    index: number,
+    item: PreparedItem,
+    phase: RequestRecord['phase'],
+    intended: number,
+    sent: number,
+    firstByte: number | null,
+    end: number,
+    status: number | null,
+    error: { kind: ErrorKind; message: string } | null,
+    r: Reading,
+  ): void {
+    let outputSource: TokenSource = 'none';
+    let inputSource: TokenSource = 'none';
+    let outputTokens: number | null = null;
+    let inputTokens: number | null = null;
+    if (!error && this.openai) {
+      if (r.outputTokens !== null) {
+        outputTokens = r.outputTokens;
+        outputSource = 'usage';
+      } else {
+        outputTokens = countTokens(r.text);
+        outputSource = 'tokenizer';
+      }
+      if (r.inputTokens !== null) {
+        inputTokens = r.inputTokens;
+        inputSource = 'usage';
+      } else if (item.promptTokens !== null) {
+        inputTokens = item.promptTokens;
+        inputSource = 'tokenizer';
+      }
+    }
+    const asrText = this.asr && !error ? r.text : null;
+    const score = asrText !== null && item.reference !== null ? scoreUtterance(item.id, item.reference, asrText) : null;
+    this.record(agg, {
+      i: index,
+      shard: this.o.shard,
+      stage: s.stage.index,
+      item: item.id,
+      phase,
+      intended,
+      sent,
+      firstByte,
+      firstToken: error ? null : r.firstToken,
+      chunks: error ? [] : r.chunks,
+      end,
+      status,
+      error,
+      inputTokens,
+      outputTokens,
+      inputSource,
+      outputSource,
+      text: asrText,
+      reference: item.reference,
+      audioSeconds: item.audioSeconds,
+      score: score ? { words: { hits: score.word.hits, substitutions: score.word.substitutions, deletions: score.word.deletions, insertions: score.word.insertions, referenceLength: score.word.referenceLength }, chars: score.char, wer: score.wer, ops: score.word.ops } : null,
+    });
+  }
+
+  /** Aborts requests past their deadline. */
+  private expire(): void {
+    const now = this.elapsed();
+    for (const f of this.inFlight) {
+      if (f.deadline <= now && f.abortKind === null) {
+        f.abortKind = 'timeout';
+        f.controller?.abort(new Error('timeout'));
+      }
+    }
+  }
+
+  private lastReport = { at: 0, done: 0 };
+
+  private report(): void {
+    const agg = this.current;
+    if (!agg || !this.o.onProgress) return;
+    const now = performance.now();
+    const dt = (now - this.lastReport.at) / 1000;
+    const rate = this.lastReport.at > 0 && dt > 0 ? (this.done - this.lastReport.done) / dt : 0;
+    this.lastReport = { at: now, done: this.done };
+    this.o.onProgress({
+      stage: this.stageIndex,
+      stages: this.o.stages.length,
+      stageLabel: agg.label,
+      done: this.done,
+      total: this.stageTotal,
+      errors: this.errors,
+      inFlight: this.inFlight.size,
+      elapsedS: Math.max(0, (this.elapsed() - this.stageStartedAt) / 1000),
+      ratePerS: rate,
+      outputTokens: this.outputTokens,
+      ttft: agg.hist.ttft,
+      e2e: agg.hist.e2e,
+    });
+  }
+}
