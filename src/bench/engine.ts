@@ -173,12 +173,83 @@ function httpKind(status: number): ErrorKind {
   return status >= 500 ? 'http_5xx' : 'http_4xx';
 }
 
-/** One request in flight. */
-interface InFlight {
-  controller: Dispatcher.DispatchController | null;
-  deadline: number;
+/**
+ * One request in flight and the undici handler for its response: one object per request, so the hot
+ * path allocates no closures.
+ */
+class Exchange implements Dispatcher.DispatchHandler {
+  controller: Dispatcher.DispatchController | null = null;
+  readonly deadline: number;
   /** Set when the run ends or the request times out, before aborting it. */
-  abortKind: ErrorKind | null;
+  abortKind: ErrorKind | null = null;
+  readonly reading: Reading = { firstToken: null, chunks: [], text: '', inputTokens: null, outputTokens: null, bad: null };
+  readonly sse: SseReader | null;
+  readonly phase: RequestRecord['phase'];
+  readonly sent: number;
+  status: number | null = null;
+  firstByte: number | null = null;
+  private body: Buffer | Buffer[] | null = null;
+  private done = false;
+
+  constructor(
+    private readonly engine: LoadEngine,
+    readonly stage: ShardStage,
+    readonly agg: StageAggregate,
+    readonly index: number,
+    readonly item: PreparedItem,
+    readonly intended: number,
+    readonly after: () => void,
+  ) {
+    this.phase = phaseOf(stage.stage, intended - engine.stageStart);
+    this.sse = engine.streaming ? new SseReader(engine.chat, this.reading) : null;
+    this.sent = engine.now_();
+    this.deadline = this.sent + engine.timeoutMs;
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.abortKind) controller.abort(new Error(this.abortKind));
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number): void {
+    this.status = statusCode;
+    this.firstByte = this.engine.now_();
+  }
+
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.sse && this.status !== null && this.status >= 200 && this.status < 300) {
+      this.sse.push(chunk, this.engine.now_());
+      return;
+    }
+    if (this.body === null) this.body = chunk;
+    else if (Array.isArray(this.body)) this.body.push(chunk);
+    else this.body = [this.body, chunk];
+  }
+
+  onResponseEnd(): void {
+    this.settle(null);
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    this.settle(this.abortKind ? this.engine.abortError(this.abortKind) : classify(err));
+  }
+
+  /** Aborts the request; it then ends with `kind`. */
+  abort(kind: ErrorKind, reason: string): void {
+    this.abortKind ??= kind;
+    this.controller?.abort(new Error(reason));
+  }
+
+  bodyText(): string {
+    if (this.body === null) return '';
+    return (Array.isArray(this.body) ? Buffer.concat(this.body) : this.body).toString('utf8');
+  }
+
+  settle(error: { kind: ErrorKind; message: string } | null): void {
+    if (this.done) return;
+    this.done = true;
+    this.engine.settled(this, error);
+  }
 }
 
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -194,7 +265,7 @@ export class LoadEngine {
   private readonly o: EngineOptions;
   private readonly now: () => number;
   private stagePool: Pool | undefined;
-  private readonly inFlight = new Set<InFlight>();
+  private readonly inFlight = new Set<Exchange>();
   private readonly prefix: string;
   private readonly origin: string;
   private readonly headerLists: string[][] = [];
@@ -206,6 +277,13 @@ export class LoadEngine {
   private errors = 0;
   private outputTokens = 0;
   private stageStartedAt = 0;
+  /** For exchanges: the current stage's start, whether answers stream, whether they are chat. */
+  get stageStart(): number {
+    return this.stageStartedAt;
+  }
+  readonly streaming: boolean;
+  readonly chat: boolean;
+  readonly timeoutMs: number;
   private stageTotal: number | null = null;
   private records = 0;
   private wakeStage: (() => void) | undefined;
@@ -220,6 +298,9 @@ export class LoadEngine {
     this.prefix = url.pathname.replace(/\/+$/, '');
     this.asr = options.api === 'asr-transcriptions';
     this.openai = options.api === 'openai-chat' || options.api === 'openai-completions';
+    this.streaming = this.openai && options.stream;
+    this.chat = options.api === 'openai-chat';
+    this.timeoutMs = options.timeoutMs;
     const base: string[] = [];
     for (const [k, v] of Object.entries(options.target.headers)) base.push(k.toLowerCase(), v);
     for (const item of options.items) {
@@ -277,10 +358,7 @@ export class LoadEngine {
   stop(reason: string): void {
     if (this.stopped) return;
     this.stopped = reason;
-    for (const f of this.inFlight) {
-      f.abortKind ??= 'cancelled';
-      f.controller?.abort(new Error(reason));
-    }
+    for (const x of this.inFlight) x.abort('cancelled', reason);
     this.wakeStage?.();
   }
 
@@ -298,6 +376,11 @@ export class LoadEngine {
   }
 
   private elapsed(): number {
+    return performance.now() - this.t0;
+  }
+
+  /** Milliseconds since the run's start time. */
+  now_(): number {
     return performance.now() - this.t0;
   }
 
@@ -362,7 +445,31 @@ export class LoadEngine {
       this.stageResolve?.();
       return;
     }
-    for (let c = 0; c < concurrency; c++) launch();
+    const rampUpMs = s.stage.load.mode === 'closed' ? s.stage.load.rampUpMs : 0;
+    if (rampUpMs <= 0) {
+      for (let c = 0; c < concurrency; c++) launch();
+      return;
+    }
+    // Slot c opens at c/concurrency of the ramp (this client's slots interleave with the other clients').
+    this.pending++;
+    let opened = 0;
+    const total = concurrency * s.shards;
+    const open = (): void => {
+      const now = this.elapsed() - stageStart;
+      while (opened < concurrency && ((opened * s.shards + this.o.shard) / total) * rampUpMs <= now) {
+        opened++;
+        launch();
+      }
+      if (opened < concurrency && this.stopped === null) {
+        const next = ((opened * s.shards + this.o.shard) / total) * rampUpMs;
+        setTimeout(open, Math.max(0, next - (this.elapsed() - stageStart)));
+        return;
+      }
+      // The ramp's own hold on the stage ends.
+      this.pending--;
+      if (this.pending === 0) this.stageResolve?.();
+    };
+    open();
   }
 
   private async openLoop(s: ShardStage, agg: StageAggregate, stageStart: number): Promise<void> {
@@ -436,68 +543,44 @@ export class LoadEngine {
   private send(s: ShardStage, agg: StageAggregate, index: number, intended: number, after: () => void): void {
     const itemIndex = index % this.o.items.length;
     const item = this.o.items[itemIndex]!;
-    const headers = this.headerLists[itemIndex]!;
-    const phase = phaseOf(s.stage, intended - this.stageStartedAt);
-    const reading: Reading = { firstToken: null, chunks: [], text: '', inputTokens: null, outputTokens: null, bad: null };
-    const streaming = this.openai && this.o.stream;
-    const sse = streaming ? new SseReader(this.o.api === 'openai-chat', reading) : null;
-    const body: Buffer[] = [];
-    let status: number | null = null;
-    let firstByte: number | null = null;
-    const sent = this.elapsed();
-    const flight: InFlight = { controller: null, deadline: sent + this.o.timeoutMs, abortKind: null };
-    this.inFlight.add(flight);
-    let settled = false;
-    const settle = (error: { kind: ErrorKind; message: string } | null): void => {
-      if (settled) return;
-      settled = true;
-      this.inFlight.delete(flight);
-      const end = this.elapsed();
-      if (!error && status !== null && (status < 200 || status >= 300)) {
-        const text = Buffer.concat(body).toString('utf8').slice(0, 300);
-        error = { kind: httpKind(status), message: `HTTP ${status}${text ? `: ${text}` : ''}` };
-      }
-      if (!error && !streaming) this.readWhole(Buffer.concat(body), reading, end);
-      if (!error && sse && !sse.done && reading.bad === null) reading.bad = 'the stream ended without [DONE]';
-      if (!error && reading.bad !== null) error = { kind: 'bad_response', message: reading.bad };
-      this.finishRecord(agg, s, index, item, phase, intended, sent, firstByte, end, status, error, reading);
-      after();
-    };
-    const pool = this.stagePool!;
-    const handler: Dispatcher.DispatchHandler = {
-      onRequestStart: (controller) => {
-        flight.controller = controller;
-        if (flight.abortKind) controller.abort(new Error(flight.abortKind));
-      },
-      onResponseStart: (_controller, statusCode) => {
-        status = statusCode;
-        firstByte = this.elapsed();
-      },
-      onResponseData: (_controller, chunk) => {
-        if (sse && status !== null && status >= 200 && status < 300) sse.push(chunk, this.elapsed());
-        else body.push(chunk);
-      },
-      onResponseEnd: () => settle(null),
-      onResponseError: (_controller, err) => {
-        settle(flight.abortKind ? { kind: flight.abortKind, message: flight.abortKind === 'timeout' ? `no complete answer within ${this.o.timeoutMs} ms` : (this.stopped ?? 'aborted') } : classify(err));
-      },
-    };
+    const x = new Exchange(this, s, agg, index, item, intended, after);
+    this.inFlight.add(x);
     try {
-      pool.dispatch({ path: this.prefix + item.path, method: item.method, headers, body: item.body ?? null }, handler);
+      this.stagePool!.dispatch({ path: this.prefix + item.path, method: item.method, headers: this.headerLists[itemIndex]!, body: item.body }, x);
     } catch (err) {
-      settle(classify(err));
+      x.settle(classify(err));
     }
   }
 
+  /** Called by an exchange when its response has ended, one way or another. */
+  settled(x: Exchange, error: { kind: ErrorKind; message: string } | null): void {
+    this.inFlight.delete(x);
+    const end = this.elapsed();
+    const r = x.reading;
+    if (!error && x.status !== null && (x.status < 200 || x.status >= 300)) {
+      const text = x.bodyText().slice(0, 300);
+      error = { kind: httpKind(x.status), message: `HTTP ${x.status}${text ? `: ${text}` : ''}` };
+    }
+    if (!error && !x.sse) this.readWhole(x.bodyText(), r, end);
+    if (!error && x.sse && !x.sse.done && r.bad === null) r.bad = 'the stream ended without [DONE]';
+    if (!error && r.bad !== null) error = { kind: 'bad_response', message: r.bad };
+    this.finishRecord(x.agg, x.stage, x.index, x.item, x.phase, x.intended, x.sent, x.firstByte, end, x.status, error, r);
+    x.after();
+  }
+
+  /** What an aborted exchange ended with. */
+  abortError(kind: ErrorKind): { kind: ErrorKind; message: string } {
+    return { kind, message: kind === 'timeout' ? `no complete answer within ${this.o.timeoutMs} ms` : (this.stopped ?? 'aborted') };
+  }
+
   /** A non-streamed answer: the whole body arrived at `end`. */
-  private readWhole(buf: Buffer, r: Reading, end: number): void {
+  private readWhole(text: string, r: Reading, end: number): void {
     const api = this.o.api;
     if (api === 'http') {
       r.firstToken = end;
       return;
     }
     let obj: Record<string, unknown>;
-    const text = buf.toString('utf8');
     try {
       obj = JSON.parse(text) as Record<string, unknown>;
     } catch {
@@ -597,11 +680,8 @@ export class LoadEngine {
   /** Aborts requests past their deadline. */
   private expire(): void {
     const now = this.elapsed();
-    for (const f of this.inFlight) {
-      if (f.deadline <= now && f.abortKind === null) {
-        f.abortKind = 'timeout';
-        f.controller?.abort(new Error('timeout'));
-      }
+    for (const x of this.inFlight) {
+      if (x.deadline <= now && x.abortKind === null) x.abort('timeout', 'timeout');
     }
   }
 

@@ -6,7 +6,8 @@ import { type ArrivalProcess, arrivalOffsets } from './schedule.js';
  * make one stage per value, run one after another with the same stop rule.
  */
 export type StageLoad =
-  | { mode: 'closed'; concurrency: number }
+  /** `rampUpMs`: the in-flight slots start spread evenly over this long. */
+  | { mode: 'closed'; concurrency: number; rampUpMs: number }
   | { mode: 'open'; process: ArrivalProcess; maxInFlight: number };
 
 export interface StagePlan {
@@ -27,7 +28,7 @@ export function planStages(recipe: Recipe): StagePlan[] {
   const common = { durationMs: stop.duration ?? null, maxRequests: stop.requests ?? null, warmupMs: stop.warmup, cooldownMs: stop.cooldown };
   if (load.type === 'closed') {
     const values = load.concurrencies ?? [load.concurrency!];
-    return values.map((concurrency, index) => ({ index, label: `concurrency ${concurrency}`, load: { mode: 'closed', concurrency }, ...common }));
+    return values.map((concurrency, index) => ({ index, label: `concurrency ${concurrency}`, load: { mode: 'closed', concurrency, rampUpMs: load.rampUp }, ...common }));
   }
   if (load.type === 'ramp') {
     const process: ArrivalProcess = { kind: 'ramp', from: load.from!, to: load.to!, poisson: true };

@@ -92,6 +92,8 @@ const load = z
     burstiness: z.number().positive().default(1),
     from: z.number().positive().optional(),
     to: z.number().positive().optional(),
+    /** closed: start the clients' requests spread evenly over this long instead of all at once (k6's ramp-up); they then stay out of lockstep. */
+    rampUp: duration.default(0),
     /** Cap on requests in flight for open-loop loads; arrivals beyond it are counted as dropped, not delayed. */
     maxInFlight: z.number().int().positive().default(10_000),
   })

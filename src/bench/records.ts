@@ -60,17 +60,16 @@ export interface RequestRecord {
 
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 
-/** Rounds a record's times to the microsecond, for compact JSONL. */
+/** Rounds a record's times to the microsecond, in place, for compact JSONL; returns it. */
 export function compact(r: RequestRecord): RequestRecord {
-  return {
-    ...r,
-    intended: round3(r.intended),
-    sent: round3(r.sent),
-    firstByte: r.firstByte === null ? null : round3(r.firstByte),
-    firstToken: r.firstToken === null ? null : round3(r.firstToken),
-    chunks: r.chunks.map(round3),
-    end: round3(r.end),
-  };
+  r.intended = round3(r.intended);
+  r.sent = round3(r.sent);
+  if (r.firstByte !== null) r.firstByte = round3(r.firstByte);
+  if (r.firstToken !== null) r.firstToken = round3(r.firstToken);
+  const c = r.chunks;
+  for (let k = 0; k < c.length; k++) c[k] = round3(c[k]!);
+  r.end = round3(r.end);
+  return r;
 }
 
 /**
