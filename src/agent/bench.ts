@@ -71,6 +71,21 @@ export class BenchWorker {
     }
   }
 
+  /** Retries a call while the control plane cannot be reached (or answers 5xx), for up to ten minutes. */
+  private async persist<T>(call: () => Promise<T>, signal: AbortSignal): Promise<T> {
+    const deadline = Date.now() + 10 * 60_000;
+    let delay = 500;
+    for (;;) {
+      try {
+        return await call();
+      } catch (err) {
+        if (!(err instanceof ServerError) || !err.transient || Date.now() > deadline || signal.aborted) throw err;
+        await sleep(delay, signal);
+        delay = Math.min(delay * 2, 5000);
+      }
+    }
+  }
+
   private async runShard(taskId: string, leaseId: string, stopSignal: AbortSignal): Promise<void> {
     const c = this.o.client;
     const held = { leaseId, worker: WORKER };
@@ -116,11 +131,13 @@ export class BenchWorker {
       const result = await engine.run().finally(() => clearInterval(flusher));
       await writer.close();
       if (latest) await c.call('POST', `/api/v1/agents/benchmarks/shards/${encodeURIComponent(taskId)}/progress`, latest).catch(() => undefined);
-      await c.upload(`/api/v1/agents/benchmarks/shards/${encodeURIComponent(taskId)}/records`, 'application/x-ndjson', createReadStream(file));
-      if (result.interrupted) {
-        await c.failTask(taskId, { ...held, error: { code: result.interrupted === 'cancelled' ? 'TASK_CANCELLED' : 'SHARD_INTERRUPTED', message: result.interrupted, retryable: false } });
+      // The control plane may be away (restarting) just now: the records wait here until it is back.
+      await this.persist(() => c.upload(`/api/v1/agents/benchmarks/shards/${encodeURIComponent(taskId)}/records`, 'application/x-ndjson', createReadStream(file)), stopSignal);
+      const interrupted = result.interrupted;
+      if (interrupted) {
+        await this.persist(() => c.failTask(taskId, { ...held, error: { code: interrupted === 'cancelled' ? 'TASK_CANCELLED' : 'SHARD_INTERRUPTED', message: interrupted, retryable: false } }), stopSignal);
       } else {
-        await c.completeTask(taskId, { ...held, result: { records: result.records } });
+        await this.persist(() => c.completeTask(taskId, { ...held, result: { records: result.records } }), stopSignal);
       }
     } catch (err) {
       this.o.log.warn({ err: (err as Error).message, task: taskId }, 'benchmark shard failed');

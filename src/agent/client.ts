@@ -74,12 +74,18 @@ export class AgentClient {
 
   /** PUTs a file as a raw body. */
   async upload(path: string, contentType: string, body: AsyncIterable<Uint8Array> | Uint8Array): Promise<unknown> {
-    const res = await this.fetchImpl(this.baseUrl + path, {
-      method: 'PUT',
-      headers: { ...(this.bearer ? { authorization: `Bearer ${this.bearer}` } : {}), 'content-type': contentType },
-      body: body,
-      duplex: 'half',
-    });
+    let res: Response;
+    try {
+      res = await this.fetchImpl(this.baseUrl + path, {
+        method: 'PUT',
+        headers: { ...(this.bearer ? { authorization: `Bearer ${this.bearer}` } : {}), 'content-type': contentType },
+        body: body,
+        duplex: 'half',
+      });
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+      throw new ServerError(0, 'UNREACHABLE', `cannot reach ${this.baseUrl} (${cause})`);
+    }
     const text = await res.text();
     if (!res.ok) {
       let p: { code?: string; detail?: string } = {};

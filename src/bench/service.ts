@@ -756,7 +756,7 @@ export class BenchmarkService {
       ...(s.placement ? { placement: s.placement } : {}),
       ...(s.readinessTimeoutSeconds ? { readinessTimeoutSeconds: s.readinessTimeoutSeconds } : {}),
     });
-    await this.patch(id, { service_deployment_id: created.id });
+    await this.patch(id, { service_deployment_id: created.id, target_ref: name });
     const deadline = this.d.clock.now() + (s.readinessTimeoutSeconds ?? 600) * 1000 + 30_000;
     for (;;) {
       if (signal.aborted) throw new Error(String((signal.reason as Error | undefined)?.message ?? 'cancelled'));

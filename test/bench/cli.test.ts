@@ -1,0 +1,128 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { until } from '../cluster/processes.js';
+import { type LongRunning, runCli, startCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/services.js';
+
+type Json = any;
+
+describe('catapult bench against catapult up', () => {
+  const tmp = tempDir();
+  let up: LongRunning;
+  let env: Record<string, string>;
+  let apiUrl = '';
+  let key = '';
+
+  const recipe = (name: string, body: string) => {
+    const file = join(tmp.dir, name);
+    writeFileSync(file, body);
+    return file;
+  };
+  const quick = (concurrency: number) => `name: quick ${concurrency}
+target:
+  deployment: demo-llm
+workload:
+  api: openai-chat
+  dataset: { type: synthetic, inputTokens: 16, outputTokens: 8, count: 20 }
+load: { type: closed, concurrency: ${concurrency} }
+stop: { requests: ${concurrency * 6} }
+`;
+
+  beforeAll(async () => {
+    up = startCli(['up', '--data-dir', join(tmp.dir, 'data'), '--api-port', '0', '--gateway-port', '0', '--log-level', 'warn'], { cwd: tmp.dir });
+    apiUrl = (await up.waitFor(/API\s+(http:\/\/\S+)\/api\/v1/, 60_000))[1]!;
+    key = (await up.waitFor(/Admin key\s+(cat_\S+)/))[1]!;
+    await up.waitFor(/Demo\s+demo-llm\s+active/, 60_000);
+    env = { CATAPULT_URL: apiUrl, CATAPULT_API_KEY: key };
+  });
+  afterAll(async () => {
+    await up?.stop();
+    tmp.remove();
+  });
+
+  it('runs a recipe through the gateway to the demo LLM and prints the results table', async () => {
+    const res = await runCli(['bench', 'run', recipe('quick.yaml', quick(2))], { env, timeoutMs: 60_000 });
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stderr).toMatch(/benchmark bench_\S+ \(quick 2\) queued/);
+    expect(res.stdout).toMatch(/state\s+completed/);
+    expect(res.stdout).toMatch(/target\s+deployment demo-llm \(http:\/\/127\.0\.0\.1:\d+\)/);
+    expect(res.stdout).toMatch(/STAGE\s+SENT\s+OK\s+ERR\s+REQ\/S/);
+    expect(res.stdout).toMatch(/concurrency 2\s+12\s+12\s+0\s/);
+  });
+
+  it('lists, shows, compares and exports runs', async () => {
+    const a = JSON.parse((await runCli(['bench', 'run', recipe('a.yaml', quick(1)), '--json'], { env, timeoutMs: 60_000 })).stdout) as Json;
+    const b = JSON.parse((await runCli(['bench', 'run', recipe('b.yaml', quick(4)), '--json'], { env, timeoutMs: 60_000 })).stdout) as Json;
+    expect(a.benchmark.state).toBe('completed');
+    expect(b.results.stages[0].requests.ok).toBe(24);
+
+    const ls = await runCli(['bench', 'ls'], { env });
+    expect(ls.stdout).toMatch(new RegExp(`${b.benchmark.id}\\s+quick 4\\s+completed\\s+deployment:demo-llm\\s+24`));
+    const show = await runCli(['bench', 'show', a.benchmark.id], { env });
+    expect(show.stdout).toContain(`quick 1 (${a.benchmark.id})`);
+    const cmp = await runCli(['bench', 'compare', a.benchmark.id, b.benchmark.id], { env });
+    expect(cmp.code, cmp.stderr).toBe(0);
+    expect(cmp.stdout).toMatch(/quick 1 \S+ · concurrency 1/);
+    expect(cmp.stdout).toContain('relative to the first row:');
+    const csv = await runCli(['bench', 'export', b.benchmark.id, '--format', 'csv'], { env });
+    expect(csv.stdout.split('\n')[1]).toMatch(new RegExp(`^${b.benchmark.id},quick 4,completed,0,concurrency 4,`));
+    const records = await runCli(['bench', 'export', b.benchmark.id, '--format', 'records-jsonl'], { env });
+    expect(records.stdout.trim().split('\n')).toHaveLength(24);
+  });
+
+  it('shows recipe problems as FILE:LINE: PATH: MESSAGE and sends nothing', async () => {
+    const bad = recipe('bad.yaml', quick(2).replace('concurrency: 2', 'concurrency: zero').replace('stop:', 'stpo:'));
+    const run = await runCli(['bench', 'run', bad], { env });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`${bad}:7: load.concurrency: Invalid input: expected number, received string`);
+    expect(run.stderr).toMatch(new RegExp(`${bad}:8: stpo: unknown field`));
+    const check = await runCli(['bench', 'validate', bad], { env });
+    expect(check.code).toBe(1);
+    expect(check.stdout).toContain(`${bad}:7: load.concurrency`);
+    expect((await runCli(['bench', 'validate', recipe('good.yaml', quick(2))], { env })).stdout).toMatch(/good\.yaml: valid/);
+  });
+
+  it('deploys a service for a recipe, benchmarks it, and removes it after (seed 004)', async () => {
+    const yaml = `name: service first
+target:
+  service:
+    runtime: simulator
+    options: { ttftMs: 30, itlMs: 3 }
+workload:
+  api: openai-chat
+  dataset: { type: synthetic, inputTokens: 8, outputTokens: 6, count: 10 }
+load: { type: closed, concurrency: 2 }
+stop: { requests: 10 }
+`;
+    const res = await runCli(['bench', 'run', recipe('service.yaml', yaml), '--json'], { env, timeoutMs: 90_000 });
+    expect(res.code, res.stderr).toBe(0);
+    const out = JSON.parse(res.stdout) as Json;
+    expect(out.benchmark).toMatchObject({ state: 'completed', target: { kind: 'service', ref: expect.stringMatching(/^bench-/) } });
+    expect(out.results.stages[0].requests.ok).toBe(10);
+    expect(out.results.stages[0].latency.ttft.p50).toBeGreaterThan(29);
+    const name = out.benchmark.target.ref as string;
+    await until(`${name} to be removed`, async () => {
+      const r = await fetch(`${apiUrl}/api/v1/deployments/${name}`, { headers: { authorization: `Bearer ${key}` } });
+      return r.status === 404;
+    });
+  });
+
+  it('streams progress on the event stream while a run goes', async () => {
+    const created = (await (await fetch(`${apiUrl}/api/v1/benchmarks`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify({ yaml: quick(2).replace('stop: { requests: 12 }', 'stop: { duration: 3s }') }) })).json()) as Json;
+    const res = await fetch(`${apiUrl}/api/v1/events?since=0&types=benchmark.progress,benchmark.updated`, { headers: { authorization: `Bearer ${key}` } });
+    const reader = res.body!.getReader();
+    let text = '';
+    const seen = await until('progress and the end on the stream', async () => {
+      const { value } = await reader.read();
+      text += new TextDecoder().decode(value);
+      const events = text.split('\n\n').filter((e) => e.includes(created.id)).map((e) => JSON.parse(e.split('\ndata: ')[1]!) as Json);
+      return events.some((e) => e.type === 'benchmark.updated' && e.data.state === 'completed') ? events : undefined;
+    }, 30_000);
+    await reader.cancel();
+    const progress = seen.filter((e) => e.type === 'benchmark.progress');
+    expect(progress.length).toBeGreaterThanOrEqual(2);
+    expect(progress.at(-1).data).toMatchObject({ stageLabel: 'concurrency 2', errors: 0 });
+    expect(progress.at(-1).data.done).toBeGreaterThan(progress[0].data.done);
+  });
+});
