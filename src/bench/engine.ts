@@ -46,6 +46,8 @@ export interface ShardProgress {
   done: number;
   /** Requests this shard will send in the stage, when known. */
   total: number | null;
+  /** How long the stage sends for, when its stop rule has a duration. */
+  durationS: number | null;
   errors: number;
   inFlight: number;
   elapsedS: number;
@@ -285,6 +287,7 @@ export class LoadEngine {
   readonly chat: boolean;
   readonly timeoutMs: number;
   private stageTotal: number | null = null;
+  private stageDurationS: number | null = null;
   private records = 0;
   private wakeStage: (() => void) | undefined;
   private readonly asr: boolean;
@@ -392,6 +395,7 @@ export class LoadEngine {
     this.outputTokens = 0;
     const stageStart = this.elapsed();
     this.stageStartedAt = stageStart;
+    this.stageDurationS = s.stage.durationMs === null ? null : s.stage.durationMs / 1000;
     const finished = new Promise<void>((resolve) => (this.stageResolve = resolve));
     const previous = this.stagePool;
     this.stagePool = this.newPool(s.concurrency ?? (s.stage.load.mode === 'open' ? s.stage.load.maxInFlight : 1));
@@ -700,6 +704,7 @@ export class LoadEngine {
       stageLabel: agg.label,
       done: this.done,
       total: this.stageTotal,
+      durationS: this.stageDurationS,
       errors: this.errors,
       inFlight: this.inFlight.size,
       elapsedS: Math.max(0, (this.elapsed() - this.stageStartedAt) / 1000),

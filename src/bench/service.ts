@@ -47,6 +47,8 @@ export interface ProgressView {
   stageLabel: string;
   done: number;
   total: number | null;
+  /** How long the stage sends for, when its stop rule has a duration. */
+  durationS: number | null;
   errors: number;
   inFlight: number;
   ratePerS: number;
@@ -211,6 +213,7 @@ export interface ShardProgressReport {
   stageLabel: string;
   done: number;
   total: number | null;
+  durationS: number | null;
   errors: number;
   inFlight: number;
   elapsedS: number;
@@ -241,6 +244,7 @@ function combineProgress(parts: ShardProgressReport[]): ProgressView | null {
     stageLabel: current[0]!.stageLabel,
     done: sum((p) => p.done),
     total: totals.every((t) => t !== null) ? totals.reduce((a, t) => a + t, 0) : null,
+    durationS: current[0]!.durationS ?? null,
     errors: sum((p) => p.errors),
     inFlight: sum((p) => p.inFlight),
     ratePerS: Math.round(sum((p) => p.ratePerS) * 10) / 10,

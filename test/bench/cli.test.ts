@@ -1,8 +1,9 @@
+import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { until } from '../cluster/processes.js';
-import { type LongRunning, runCli, startCli } from '../helpers/cli.js';
+import { BIN, type LongRunning, childEnv, runCli, startCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/services.js';
 
 type Json = any;
@@ -49,6 +50,21 @@ stop: { requests: ${concurrency * 6} }
     expect(res.stdout).toMatch(/target\s+deployment demo-llm \(http:\/\/127\.0\.0\.1:\d+\)/);
     expect(res.stdout).toMatch(/STAGE\s+SENT\s+OK\s+ERR\s+REQ\/S/);
     expect(res.stdout).toMatch(/concurrency 2\s+12\s+12\s+0\s/);
+  });
+
+  it('shows a live progress bar on a terminal', async () => {
+    const file = recipe('bar.yaml', quick(2).replace('stop: { requests: 12 }', 'stop: { duration: 3s }'));
+    // `script` gives the command a pseudo-terminal, as a person's shell would.
+    const cmd = `${process.execPath} ${BIN} bench run ${file}`;
+    const res = await new Promise<{ code: number | null; out: string }>((resolve) => {
+      const child = spawn('script', ['-qfec', cmd, '/dev/null'], { env: childEnv(env) });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.on('close', (code) => resolve({ code, out }));
+    });
+    expect(res.code, res.out).toBe(0);
+    expect(res.out).toMatch(/concurrency 2 \S+ \ds\/3s \d+ req \| [\d.]+ req\/s \| err 0 \| TTFT p50 [\d.]+ms p99 [\d.]+ms \| E2E p50 [\d.]+ms/);
+    expect(res.out).toMatch(/state\s+completed/);
   });
 
   it('lists, shows, compares and exports runs', async () => {

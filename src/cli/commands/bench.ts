@@ -106,7 +106,7 @@ async function follow(c: ApiClient, id: string, showBar: boolean): Promise<Bench
           stage = p.stage;
           bar = new Bar(
             {
-              format: ` ${p.stages > 1 ? `[${p.stage + 1}/${p.stages}] ` : ''}{label} {bar} {value}/{totalText} | {rate} req/s | err {errors} | TTFT p50 {ttft50} p99 {ttft99} | E2E p50 {e2e50} p99 {e2e99}`,
+              format: ` ${p.stages > 1 ? `[${p.stage + 1}/${p.stages}] ` : ''}{label} {bar} {count} | {rate} req/s | err {errors} | TTFT p50 {ttft50} p99 {ttft99} | E2E p50 {e2e50} p99 {e2e99}`,
               hideCursor: true,
               clearOnComplete: false,
               barsize: 24,
@@ -115,10 +115,12 @@ async function follow(c: ApiClient, id: string, showBar: boolean): Promise<Bench
           );
           bar.start(p.total ?? 0, 0, {});
         }
-        bar?.setTotal(p.total ?? Math.max(p.done, 1));
-        bar?.update(p.done, {
+        // A stage with a request count fills by requests; one with only a duration, by time.
+        const byTime = p.total === null && p.durationS !== null;
+        bar?.setTotal(byTime ? Math.round(p.durationS! * 10) : (p.total ?? Math.max(p.done, 1)));
+        bar?.update(byTime ? Math.min(Math.round(p.elapsedS * 10), Math.round(p.durationS! * 10)) : p.done, {
           label: p.stageLabel,
-          totalText: p.total ?? '?',
+          count: byTime ? `${p.elapsedS.toFixed(0)}s/${p.durationS}s ${p.done} req` : `${p.done}/${p.total ?? '?'}`,
           rate: p.ratePerS.toFixed(1),
           errors: p.errors,
           ttft50: ms(p.ttftP50Ms),
