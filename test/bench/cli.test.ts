@@ -68,8 +68,8 @@ stop: { requests: ${concurrency * 6} }
   });
 
   it('lists, shows, compares and exports runs', async () => {
-    const a = JSON.parse((await runCli(['bench', 'run', recipe('a.yaml', quick(1)), '--json'], { env, timeoutMs: 60_000 })).stdout) as Json;
-    const b = JSON.parse((await runCli(['bench', 'run', recipe('b.yaml', quick(4)), '--json'], { env, timeoutMs: 60_000 })).stdout) as Json;
+    const a = JSON.parse((await runCli(['bench', 'run', recipe('a.yaml', quick(1)), '--json'], { env, timeoutMs: 60_000 })).stdout);
+    const b = JSON.parse((await runCli(['bench', 'run', recipe('b.yaml', quick(4)), '--json'], { env, timeoutMs: 60_000 })).stdout);
     expect(a.benchmark.state).toBe('completed');
     expect(b.results.stages[0].requests.ok).toBe(24);
 
@@ -113,7 +113,7 @@ stop: { requests: 10 }
 `;
     const res = await runCli(['bench', 'run', recipe('service.yaml', yaml), '--json'], { env, timeoutMs: 90_000 });
     expect(res.code, res.stderr).toBe(0);
-    const out = JSON.parse(res.stdout) as Json;
+    const out = JSON.parse(res.stdout);
     expect(out.benchmark).toMatchObject({ state: 'completed', target: { kind: 'service', ref: expect.stringMatching(/^bench-/) } });
     expect(out.results.stages[0].requests.ok).toBe(10);
     expect(out.results.stages[0].latency.ttft.p50).toBeGreaterThan(29);
@@ -132,7 +132,7 @@ stop: { requests: 10 }
     const seen = await until('progress and the end on the stream', async () => {
       const { value } = await reader.read();
       text += new TextDecoder().decode(value);
-      const events = text.split('\n\n').filter((e) => e.includes(created.id)).map((e) => JSON.parse(e.split('\ndata: ')[1]!) as Json);
+      const events = text.split('\n\n').filter((e) => e.includes(created.id)).map((e) => JSON.parse(e.split('\ndata: ')[1]!));
       return events.some((e) => e.type === 'benchmark.updated' && e.data.state === 'completed') ? events : undefined;
     }, 30_000);
     await reader.cancel();
