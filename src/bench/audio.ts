@@ -5,7 +5,14 @@
  */
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path';
-import { DataType, type Table, type Vector, tableFromIPC } from 'apache-arrow';
+import type * as Arrow from 'apache-arrow';
+import type { DataType, Table, Vector } from 'apache-arrow';
+
+/** apache-arrow, loaded on first use: it is large, and only `.arrow` datasets need it. */
+let arrow: typeof Arrow;
+async function loadArrow(): Promise<void> {
+  arrow ??= await import('apache-arrow');
+}
 
 /** One utterance to transcribe and score. */
 export interface AudioItem {
@@ -208,6 +215,7 @@ const ID_COLUMNS = ['id', 'utterance_id', 'utt_id', 'segment_id', 'audio_id', 'f
  */
 export async function loadHfArrow(path: string, opts: { audioColumn?: string; textColumn?: string; limit?: number } = {}): Promise<AudioItem[]> {
   const limit = checkLimit(opts.limit);
+  await loadArrow();
   const files = await arrowFiles(path);
   const items: AudioItem[] = [];
   let rowBase = 0;
@@ -252,7 +260,7 @@ async function readArrowTable(file: string): Promise<Table> {
   const buf = await readDatasetFile(file, 'Arrow file');
   let table: Table;
   try {
-    table = tableFromIPC(buf);
+    table = arrow.tableFromIPC(buf);
   } catch (err) {
     throw new DatasetError(`is not an Arrow IPC stream or file (${err instanceof Error ? err.message : String(err)}); give a Hugging Face datasets .arrow file`, { file });
   }
@@ -287,11 +295,11 @@ function describeColumns(table: Table): string {
 type AudioReader = (row: number) => { bytes: Uint8Array | null; path: string | null };
 
 function isBinaryType(t: DataType): boolean {
-  return DataType.isBinary(t) || DataType.isLargeBinary(t) || DataType.isBinaryView(t) || DataType.isFixedSizeBinary(t);
+  return arrow.DataType.isBinary(t) || arrow.DataType.isLargeBinary(t) || arrow.DataType.isBinaryView(t) || arrow.DataType.isFixedSizeBinary(t);
 }
 
 function isStringType(t: DataType): boolean {
-  return DataType.isUtf8(t) || DataType.isLargeUtf8(t) || DataType.isUtf8View(t) || (DataType.isDictionary(t) && isStringType(t.dictionary as DataType));
+  return arrow.DataType.isUtf8(t) || arrow.DataType.isLargeUtf8(t) || arrow.DataType.isUtf8View(t) || (arrow.DataType.isDictionary(t) && isStringType(t.dictionary as DataType));
 }
 
 function bytesAt(v: Vector | null, row: number): Uint8Array | null {
@@ -308,7 +316,7 @@ function audioReader(table: Table, file: string, column: string): AudioReader {
   const field = table.schema.fields.find((f) => f.name === column)!;
   const vector = table.getChild(column)!;
   const type = field.type as DataType;
-  if (DataType.isStruct(type)) {
+  if (arrow.DataType.isStruct(type)) {
     const names = type.children.map((c) => c.name);
     if (!names.includes('bytes') && !names.includes('path')) {
       throw new DatasetError(

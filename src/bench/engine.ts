@@ -1,6 +1,6 @@
 import { StringDecoder } from 'node:string_decoder';
 import { performance } from 'node:perf_hooks';
-import { Pool, type Dispatcher } from 'undici';
+import { HttpPool, type ResponseHandler, buildRequest } from './http.js';
 import { type ShardStage, phaseOf } from './plan.js';
 import { type ErrorKind, type RecordWriter, type RequestRecord, type TokenSource, compact } from './records.js';
 import { type Slo, type StageAggregate, addRecord, newStageAggregate } from './summary.js';
@@ -164,9 +164,9 @@ function classify(err: unknown): { kind: ErrorKind; message: string } {
   const e = err as { code?: string; name?: string; message?: string; cause?: { code?: string } };
   const code = e?.code ?? e?.cause?.code ?? '';
   const message = e?.message ?? String(err);
-  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'EAI_AGAIN') return { kind: 'connect', message: `${code}: ${message}` };
-  if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'UND_ERR_SOCKET' || code === 'UND_ERR_CLOSED') return { kind: 'reset', message: `${code}: ${message}` };
-  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return { kind: 'timeout', message };
+  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'CONNECT_TIMEOUT' || code === 'EAI_AGAIN') return { kind: 'connect', message: `${code}: ${message}` };
+  if (code === 'BAD_RESPONSE' || code === 'UNEXPECTED_RESPONSE') return { kind: 'bad_response', message };
+  if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'ETIMEDOUT') return { kind: 'reset', message: `${code}: ${message}` };
   return { kind: 'error', message: code ? `${code}: ${message}` : message };
 }
 
@@ -179,8 +179,9 @@ function httpKind(status: number): ErrorKind {
  * One request in flight and the undici handler for its response: one object per request, so the hot
  * path allocates no closures.
  */
-class Exchange implements Dispatcher.DispatchHandler {
-  controller: Dispatcher.DispatchController | null = null;
+class Exchange implements ResponseHandler {
+  /** The pool it was sent on, until it ends. */
+  pool: HttpPool | null = null;
   readonly deadline: number;
   /** Set when the run ends or the request times out, before aborting it. */
   abortKind: ErrorKind | null = null;
@@ -191,6 +192,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   status: number | null = null;
   firstByte: number | null = null;
   private body: Buffer | Buffer[] | null = null;
+  private text: string | null = null;
   private done = false;
 
   constructor(
@@ -208,17 +210,12 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.deadline = this.sent + engine.timeoutMs;
   }
 
-  onRequestStart(controller: Dispatcher.DispatchController): void {
-    this.controller = controller;
-    if (this.abortKind) controller.abort(new Error(this.abortKind));
-  }
-
-  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number): void {
-    this.status = statusCode;
+  onHeaders(status: number): void {
+    this.status = status;
     this.firstByte = this.engine.now_();
   }
 
-  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+  onData(chunk: Buffer): void {
     if (this.sse && this.status !== null && this.status >= 200 && this.status < 300) {
       this.sse.push(chunk, this.engine.now_());
       return;
@@ -228,23 +225,37 @@ class Exchange implements Dispatcher.DispatchHandler {
     else this.body = [this.body, chunk];
   }
 
-  onResponseEnd(): void {
+  onEnd(): void {
     this.settle(null);
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+  onError(err: Error & { code?: string }): void {
     this.settle(this.abortKind ? this.engine.abortError(this.abortKind) : classify(err));
   }
 
   /** Aborts the request; it then ends with `kind`. */
   abort(kind: ErrorKind, reason: string): void {
     this.abortKind ??= kind;
-    this.controller?.abort(new Error(reason));
+    this.pool?.abort(this, new Error(reason));
   }
 
+  /**
+   * The answer as text. The chunks are let go here: each is a slice of a socket read buffer, and
+   * undici keeps finished requests (and so their handlers) queued for a while.
+   */
   bodyText(): string {
-    if (this.body === null) return '';
-    return (Array.isArray(this.body) ? Buffer.concat(this.body) : this.body).toString('utf8');
+    if (this.text !== null) return this.text;
+    const b = this.body;
+    this.body = null;
+    this.text = b === null ? '' : (Array.isArray(b) ? Buffer.concat(b) : b).toString('utf8');
+    return this.text;
+  }
+
+  /** Lets go of what the record no longer needs (see bodyText). */
+  release(): void {
+    this.body = null;
+    this.text = null;
+    this.pool = null;
   }
 
   settle(error: { kind: ErrorKind; message: string } | null): void {
@@ -266,11 +277,12 @@ const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve)
 export class LoadEngine {
   private readonly o: EngineOptions;
   private readonly now: () => number;
-  private stagePool: Pool | undefined;
+  private stagePool: HttpPool | undefined;
   private readonly inFlight = new Set<Exchange>();
   private readonly prefix: string;
   private readonly origin: string;
-  private readonly headerLists: string[][] = [];
+  /** Each dataset item's request, as the bytes sent. */
+  private readonly requests: Buffer[] = [];
   private t0 = 0;
   private stopped: string | null = null;
   private current: StageAggregate | undefined;
@@ -304,26 +316,16 @@ export class LoadEngine {
     this.streaming = this.openai && options.stream;
     this.chat = options.api === 'openai-chat';
     this.timeoutMs = options.timeoutMs;
-    const base: string[] = [];
-    for (const [k, v] of Object.entries(options.target.headers)) base.push(k.toLowerCase(), v);
+    const base = Object.entries(options.target.headers).map(([k, v]): [string, string] => [k.toLowerCase(), v]);
     for (const item of options.items) {
-      const h = [...base];
-      if (item.contentType) h.push('content-type', item.contentType);
-      this.headerLists.push(h);
+      const headers: [string, string][] = item.contentType ? [...base, ['content-type', item.contentType]] : base;
+      this.requests.push(buildRequest(item.method, this.prefix + item.path, url.host, headers, item.body));
     }
     if (options.items.length === 0) throw new Error('a run needs at least one dataset item');
   }
 
-  private newPool(connections: number): Pool {
-    return new Pool(this.origin, {
-      connections,
-      pipelining: 1,
-      keepAliveTimeout: 60_000,
-      // The engine enforces the whole-request timeout itself; undici's own timers would cut streams.
-      headersTimeout: 0,
-      bodyTimeout: 0,
-      connect: { timeout: 10_000 },
-    });
+  private newPool(connections: number): HttpPool {
+    return new HttpPool(this.origin, connections, 10_000);
   }
 
   /** Runs every stage; resolves when the last request has finished. */
@@ -351,7 +353,7 @@ export class LoadEngine {
       if (progress) clearInterval(progress);
       this.o.signal?.removeEventListener('abort', onAbort);
       this.report();
-      await this.stagePool?.close().catch(() => undefined);
+      this.stagePool?.close();
       await this.o.records?.flush();
     }
     return { aggregates, records: this.records, interrupted: this.stopped };
@@ -399,7 +401,7 @@ export class LoadEngine {
     const finished = new Promise<void>((resolve) => (this.stageResolve = resolve));
     const previous = this.stagePool;
     this.stagePool = this.newPool(s.concurrency ?? (s.stage.load.mode === 'open' ? s.stage.load.maxInFlight : 1));
-    await previous?.close().catch(() => undefined);
+    previous?.close();
     if (s.arrivals) {
       this.stageTotal = s.arrivals.index.length;
       this.pending = this.stageTotal;
@@ -439,11 +441,12 @@ export class LoadEngine {
       const index = k * s.shards + this.o.shard;
       k++;
       this.pending++;
-      this.send(s, agg, index, this.elapsed(), () => {
-        this.pending--;
-        // The freed slot starts its next request at once; its intended time is now.
-        launch();
-      });
+      this.send(s, agg, index, this.elapsed(), next);
+    };
+    // The freed slot starts its next request at once; its intended time is then.
+    const next = (): void => {
+      this.pending--;
+      launch();
     };
     if (concurrency === 0 || s.maxRequests === 0) {
       this.stageResolve?.();
@@ -479,6 +482,7 @@ export class LoadEngine {
   private async openLoop(s: ShardStage, agg: StageAggregate, stageStart: number): Promise<void> {
     const { index, offsetMs } = s.arrivals!;
     const max = s.stage.load.mode === 'open' ? s.stage.load.maxInFlight : Infinity;
+    const finished = (): void => this.finishOne();
     let p = 0;
     while (p < index.length) {
       if (this.stopped) {
@@ -495,7 +499,7 @@ export class LoadEngine {
           this.dropped(s, agg, index[p]!, intended);
           this.finishOne();
         } else {
-          this.send(s, agg, index[p]!, intended, () => this.finishOne());
+          this.send(s, agg, index[p]!, intended, finished);
         }
         p++;
       }
@@ -549,11 +553,8 @@ export class LoadEngine {
     const item = this.o.items[itemIndex]!;
     const x = new Exchange(this, s, agg, index, item, intended, after);
     this.inFlight.add(x);
-    try {
-      this.stagePool!.dispatch({ path: this.prefix + item.path, method: item.method, headers: this.headerLists[itemIndex]!, body: item.body }, x);
-    } catch (err) {
-      x.settle(classify(err));
-    }
+    x.pool = this.stagePool!;
+    x.pool.request(this.requests[itemIndex]!, x);
   }
 
   /** Called by an exchange when its response has ended, one way or another. */
@@ -569,6 +570,7 @@ export class LoadEngine {
     if (!error && x.sse && !x.sse.done && r.bad === null) r.bad = 'the stream ended without [DONE]';
     if (!error && r.bad !== null) error = { kind: 'bad_response', message: r.bad };
     this.finishRecord(x.agg, x.stage, x.index, x.item, x.phase, x.intended, x.sent, x.firstByte, end, x.status, error, r);
+    x.release();
     x.after();
   }
 
