@@ -5,6 +5,7 @@ import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, val
 import { Histogram } from 'prom-client';
 import { CatapultError } from '../errors/index.js';
 import { actorOf, createAuthHook } from './auth.js';
+import { registerConsole } from './console.js';
 import type { ApiDeps } from './context.js';
 import { sendProblem } from './errors.js';
 import type { App } from './route.js';
@@ -48,9 +49,11 @@ export async function buildApi(deps: ApiDeps): Promise<App> {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler((err, req, reply) => sendProblem(err, req, reply));
-  app.setNotFoundHandler((req, reply) =>
-    sendProblem(new CatapultError('CATAPULT_ROUTE_NOT_FOUND', `No route ${req.method} ${req.url.split('?')[0]}.`), req, reply),
-  );
+  const webConsole = await registerConsole(app);
+  app.setNotFoundHandler((req, reply) => {
+    if (webConsole.fallback(req, reply)) return;
+    sendProblem(new CatapultError('CATAPULT_ROUTE_NOT_FOUND', `No route ${req.method} ${req.url.split('?')[0]}.`), req, reply);
+  });
 
   const duration = new Histogram({
     name: 'catapult_http_request_duration_seconds',

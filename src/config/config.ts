@@ -43,6 +43,10 @@ export const configSchema = z.strictObject({
     .enum(['none', 'session', 'prefix'])
     .default('session')
     .describe('LLM routes: keep a session (x-session-id header or `user`) or a prompt prefix on one replica while loads allow'),
+  gatewayCorsOrigins: z
+    .string()
+    .default('*')
+    .describe('Web origins browsers may call the gateway from, comma-separated (`*`: any, empty: none); the key stays the access check'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Log level'),
   bodyLimit: z.coerce.number().int().min(1024).default(1_048_576).describe('Largest request body the API accepts, in bytes'),
   eventPollMs: z.coerce.number().int().min(50).default(1000).describe('How often the event stream looks for events written by other servers'),

@@ -43,6 +43,11 @@ export interface GatewayOptions {
   ewmaTauMs?: number;
   /** Weight of outstanding requests against latency in balancing (see BalanceOptions.bias). */
   activeRequestBias?: number;
+  /**
+   * Web origins whose pages may call the gateway (CORS): `['*']` any (the default), `[]` none.
+   * Browsers send no credentials on their own here; the API key in the request is what authorises.
+   */
+  corsOrigins?: readonly string[];
 }
 
 /** The gateway's settings from the configuration file and environment. */
@@ -59,6 +64,10 @@ export function gatewayOptionsFromConfig(config: Config): Omit<GatewayOptions, '
     accessLog: config.gatewayAccessLog,
     affinity: config.gatewayAffinity,
     activeRequestBias: config.gatewayActiveRequestBias,
+    corsOrigins: config.gatewayCorsOrigins
+      .split(',')
+      .map((o) => o.trim().replace(/\/$/, ''))
+      .filter(Boolean),
   };
 }
 
@@ -98,6 +107,8 @@ class DataPlane {
   private readonly idPrefix = randomBytes(4).toString('hex');
   private counter = 0;
   private readonly created = Math.floor(Date.now() / 1000);
+  /** null: any origin; an empty set: none. */
+  private readonly corsOrigins: ReadonlySet<string> | null;
 
   constructor(
     private readonly opts: GatewayOptions,
@@ -106,6 +117,8 @@ class DataPlane {
     this.clock = opts.clock ?? systemClock;
     this.bodyLimit = opts.bodyLimit ?? 32 * 1024 * 1024;
     this.affinity = opts.affinity ?? 'session';
+    const origins = opts.corsOrigins ?? ['*'];
+    this.corsOrigins = origins.includes('*') ? null : new Set(origins);
     const connectTimeoutMs = opts.connectTimeoutMs ?? 2000;
     this.upstreams = new UpstreamSet({ connectTimeoutMs, responseTimeoutMs: opts.responseTimeoutMs ?? 300_000, initialEwmaMs: 1, tauMs: opts.ewmaTauMs ?? 10_000 });
     this.table = new RoutingTable(this.upstreams);
@@ -144,10 +157,37 @@ class DataPlane {
     return `${this.idPrefix}-${(++this.counter).toString(36)}`;
   }
 
+  /**
+   * CORS for browser clients (the web console's try-it panel runs on the API's origin). Only
+   * requests with an Origin header pay for it. Returns true when it answered a preflight.
+   */
+  private cors(req: IncomingMessage, res: ServerResponse, origin: string): boolean {
+    const allowed = this.corsOrigins === null || this.corsOrigins.has(origin);
+    if (allowed) {
+      res.setHeader('access-control-allow-origin', this.corsOrigins === null ? '*' : origin);
+      res.setHeader('access-control-expose-headers', 'x-request-id, x-catapult-replica, retry-after');
+      if (this.corsOrigins !== null) res.setHeader('vary', 'origin');
+    }
+    if (req.method !== 'OPTIONS' || req.headers['access-control-request-method'] === undefined) return false;
+    // A preflight: say which methods and headers may follow. A refused origin gets no allow headers, which the browser enforces.
+    const headers: Record<string, string> = { 'content-length': '0' };
+    if (allowed) {
+      headers['access-control-allow-methods'] = 'GET, HEAD, POST, OPTIONS';
+      const asked = req.headers['access-control-request-headers'];
+      headers['access-control-allow-headers'] = typeof asked === 'string' && asked !== '' ? asked : 'authorization, content-type';
+      headers['access-control-max-age'] = '600';
+    }
+    res.writeHead(allowed ? 204 : 403, headers);
+    res.end();
+    return true;
+  }
+
   handle(req: IncomingMessage, res: ServerResponse): void {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
+    const origin = req.headers.origin;
+    if (origin !== undefined && this.cors(req, res, origin)) return;
     const id = this.requestId(req);
     if (path.startsWith('/v1/')) {
       try {

@@ -3,6 +3,56 @@ import type { ApiDeps } from '../context.js';
 import type { App } from '../route.js';
 import { errorResponses } from '../schemas.js';
 
+const counts = z.record(z.string(), z.number());
+
+/**
+ * The sections the built-in domains contribute, documented so clients (the web console among them)
+ * get real types. Every section is optional, since a server may run without a domain, and the
+ * object is loose, so a domain may add a section before it is described here.
+ */
+const clusterStatusSchema = z
+  .looseObject({
+    workers: z.object({ total: z.number(), byState: counts, cordoned: z.number(), withFakeGpus: z.number() }).optional(),
+    gpus: z
+      .object({
+        total: z.number(),
+        fake: z.number(),
+        memoryTotalBytes: z.number(),
+        memoryFreeBytes: z.number().describe('Free on ready, uncordoned workers: what new replicas can use'),
+        items: z.array(
+          z.object({
+            workerId: z.string(),
+            worker: z.string(),
+            workerState: z.string(),
+            vendor: z.string(),
+            index: z.number(),
+            name: z.string(),
+            fake: z.boolean(),
+            memoryTotalBytes: z.number(),
+            memoryUsedBytes: z.number(),
+            memoryReservedBytes: z.number(),
+            memoryFreeBytes: z.number(),
+            utilizationPercent: z.number().nullable(),
+            temperatureC: z.number().nullable(),
+          }),
+        ),
+        truncated: z.boolean(),
+      })
+      .optional(),
+    replicas: z
+      .object({
+        total: z.number(),
+        byState: counts,
+        stopping: z.number(),
+        unschedulable: z.array(z.object({ id: z.string(), owner: z.string(), reason: z.string() })),
+      })
+      .optional(),
+    queues: z
+      .array(z.object({ queue: z.string(), pending: z.number(), running: z.number(), dead: z.number(), concurrency: z.number().nullable() }))
+      .optional(),
+  })
+  .meta({ id: 'ClusterStatus' });
+
 export function clusterStatusRoutes(app: App, { statusSections = {} }: ApiDeps): void {
   app.get(
     '/api/v1/cluster/status',
@@ -11,12 +61,13 @@ export function clusterStatusRoutes(app: App, { statusSections = {} }: ApiDeps):
       schema: {
         tags: ['cluster'],
         summary: 'Cluster overview: workers, GPUs, replicas and queues',
-        response: { 200: z.record(z.string(), z.unknown()), ...errorResponses },
+        response: { 200: clusterStatusSchema, ...errorResponses },
       },
     },
     async () => {
       const out: Record<string, unknown> = {};
       for (const [name, section] of Object.entries(statusSections)) out[name] = await section();
+      // The sections are typed by their domains; the response schema checks them on the way out.
       return out;
     },
   );

@@ -2,6 +2,7 @@ import { basename, dirname } from 'node:path';
 import { z } from 'zod';
 import { deploymentSpecSchema, deploymentUpdateSchema, modelDeploymentSchema, seedModelPath, seedToSpec, toSeedResponse } from '../../deployments/index.js';
 import { CatapultError } from '../../errors/index.js';
+import { listRuntimes } from '../../runtimes/index.js';
 import type { ApiDeps } from '../context.js';
 import type { App } from '../route.js';
 import { errorResponses, idParams } from '../schemas.js';
@@ -107,8 +108,42 @@ export function modelRoutes(app: App, deps: ApiDeps): void {
   );
 }
 
+const runtimeSchema = z
+  .object({
+    name: z.string(),
+    kind: z.enum(['builtin', 'template', 'custom']),
+    description: z.string(),
+    protocol: z.enum(['openai', 'kserve-v2', 'http']),
+    requiresModel: z.boolean(),
+    formats: z.union([z.array(z.string()), z.literal('any')]).describe('Model formats it serves; `any` when it does not read the model'),
+    gpu: z.enum(['none', 'optional', 'required']),
+    cpu: z.number().describe('CPU cores a replica asks for by default'),
+    memoryBytes: z.number().describe('Memory a replica asks for by default, besides the model'),
+  })
+  .meta({ id: 'Runtime' });
+
 export function deploymentRoutes(app: App, deps: ApiDeps): void {
   const deployments = () => need(deps.deployments, 'Deployments');
+  app.get(
+    '/api/v1/runtimes',
+    {
+      config: { scope: 'read' },
+      schema: { tags: ['deployments'], summary: 'List the runtimes a deployment can name', response: { 200: z.object({ items: z.array(runtimeSchema) }), ...errorResponses } },
+    },
+    () => ({
+      items: listRuntimes().map((r) => ({
+        name: r.name,
+        kind: r.kind,
+        description: r.description,
+        protocol: r.protocol,
+        requiresModel: r.requiresModel,
+        formats: r.formats === 'any' ? ('any' as const) : [...r.formats],
+        gpu: r.resources.gpu,
+        cpu: r.resources.cpu,
+        memoryBytes: r.resources.memoryBytes,
+      })),
+    }),
+  );
   app.get(
     '/api/v1/deployments',
     { config: { scope: 'read' }, schema: { tags: ['deployments'], summary: 'List deployments with their state', response: { 200: z.object({ items: z.array(deploymentSchema) }), ...errorResponses } } },

@@ -1,0 +1,102 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Fastify from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registerConsole } from '../../src/api/console.js';
+import type { App } from '../../src/api/index.js';
+import { type TestControlPlane, startTestControlPlane } from '../helpers/controlPlane.js';
+import { tempDir } from '../helpers/services.js';
+
+/** A server with only the console on it, over a console directory made for the test. */
+async function consoleServer(dir: string): Promise<App> {
+  const app = Fastify() as unknown as App;
+  const web = await registerConsole(app, { dir });
+  app.setNotFoundHandler((req, reply) => {
+    if (web.fallback(req, reply)) return;
+    void reply.code(404).send({ code: 'CATAPULT_ROUTE_NOT_FOUND' });
+  });
+  await app.ready();
+  return app;
+}
+
+describe('the web console is served from the control plane', () => {
+  const tmp = tempDir('catapult-console-files-');
+  let app: App;
+  let bare: App;
+
+  beforeAll(async () => {
+    const dist = join(tmp.dir, 'dist');
+    mkdirSync(join(dist, 'assets'), { recursive: true });
+    writeFileSync(join(dist, 'index.html'), '<!doctype html><title>Catapult</title><script type="module" src="/assets/app-1a2b3c.js"></script>');
+    writeFileSync(join(dist, 'assets', 'app-1a2b3c.js'), 'console.log("app")');
+    app = await consoleServer(dist);
+    bare = await consoleServer(join(tmp.dir, 'missing'));
+  });
+  afterAll(async () => {
+    await app?.close();
+    await bare?.close();
+    tmp.remove();
+  });
+
+  it('answers / with the app, never cached, so a new build shows at once', async () => {
+    const res = await app.inject({ method: 'GET', url: '/' });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^text\/html/);
+    expect(res.headers['cache-control']).toBe('no-cache');
+    expect(res.body).toContain('<title>Catapult</title>');
+  });
+
+  it('caches hashed assets for a year', async () => {
+    const res = await app.inject({ method: 'GET', url: '/assets/app-1a2b3c.js' });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['cache-control']).toContain('immutable');
+    expect(res.headers['cache-control']).toContain('max-age=31536000');
+  });
+
+  it('answers a browser’s deep link with the app, and leaves API, data-plane and missing asset paths alone', async () => {
+    const html = { accept: 'text/html,application/xhtml+xml' };
+    const deep = await app.inject({ method: 'GET', url: '/deployments/iris?tab=logs', headers: html });
+    expect(deep.statusCode).toBe(200);
+    expect(deep.body).toContain('<title>Catapult</title>');
+    for (const url of ['/api/v1/nothing', '/v1/models', '/v2/models/x', '/metrics/x', '/assets/gone.js']) {
+      const res = await app.inject({ method: 'GET', url, headers: html });
+      expect(res.statusCode, url).toBe(404);
+    }
+    // A client that does not ask for HTML (curl, scripts) gets the 404, not a page.
+    expect((await app.inject({ method: 'GET', url: '/deployments/iris' })).statusCode).toBe(404);
+    expect((await app.inject({ method: 'POST', url: '/deployments', headers: html })).statusCode).toBe(404);
+  });
+
+  it('says how to build the console when it is not built, in HTML or JSON', async () => {
+    const page = await bare.inject({ method: 'GET', url: '/', headers: { accept: 'text/html' } });
+    expect(page.statusCode).toBe(503);
+    expect(page.body).toContain('npm run build');
+    const json = await bare.inject({ method: 'GET', url: '/' });
+    expect(json.statusCode).toBe(503);
+    expect(json.json()).toMatchObject({ status: 'console_not_built', hint: expect.stringContaining('npm run build') });
+  });
+});
+
+describe('the console beside the API', () => {
+  let t: TestControlPlane;
+  beforeAll(async () => {
+    t = await startTestControlPlane('sqlite');
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('needs no key and is not part of the OpenAPI document', async () => {
+    const res = await t.call('GET', '/', { key: null, headers: { accept: 'text/html' } });
+    // 200 when web/dist is built, 503 with a build hint when not: never 401, never a crash.
+    expect([200, 503]).toContain(res.status);
+    const doc = (await (await t.call('GET', '/api/openapi.json', { key: null })).json()) as { paths: Record<string, unknown> };
+    expect(Object.keys(doc.paths).filter((p) => !p.startsWith('/api/'))).toEqual([]);
+  });
+
+  it('still answers unknown API routes with a problem, not the app', async () => {
+    const res = await t.call('GET', '/api/v1/nothing-here', { headers: { accept: 'text/html' } });
+    expect(res.status).toBe(404);
+    expect(((await res.json()) as { code: string }).code).toBe('CATAPULT_ROUTE_NOT_FOUND');
+  });
+});
