@@ -1,5 +1,5 @@
 export { type ArrivalProcess, type ScheduleLimits, arrivalOffsets } from './schedule.js';
-export { type Recipe, RecipeError, type RecipeInput, type RecipeIssue, parseRecipe, recipeSchema, validateRecipe } from './recipe.js';
+export { type Recipe, RecipeError, type RecipeInput, type RecipeIssue, parseRecipe, recipeJsonSchema, recipeSchema, validateRecipe } from './recipe.js';
 export { type Histogram, type Percentiles, decodeHistogram, encodeHistogram, mergeHistograms, newHistogram, percentilesMs, recordMs } from './stats.js';
 export {
   type Alignment,

@@ -273,3 +273,12 @@ export function validateRecipe(
   });
   throw new RecipeError(issues, source);
 }
+
+/**
+ * The recipe format as JSON Schema (draft 2020-12), for editors: YAML language servers take it with
+ * `# yaml-language-server: $schema=<url>`. Cross-field rules (a ramp needs a duration, ...) are
+ * checked by Catapult only.
+ */
+export function recipeJsonSchema(): Record<string, unknown> {
+  return { title: 'Catapult benchmark recipe', ...z.toJSONSchema(recipeSchema, { io: 'input', unrepresentable: 'any' }) };
+}

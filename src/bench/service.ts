@@ -528,7 +528,7 @@ export class BenchmarkService {
       const patch: Partial<BenchmarksTable> = { cancel_requested_at: now, updated_at: now };
       if (r.state === 'pending') Object.assign(patch, { state: 'cancelled', reason: 'cancelled before it started', finished_at: now });
       await tables<BenchTables>(trx).updateTable('benchmarks').set(patch).where('id', '=', id).execute();
-      if (patch.state) await this.d.events.append(trx, { type: 'benchmark.updated', subject: { kind: 'benchmark', id }, data: { state: patch.state, reason: patch.reason } });
+      if (patch.state) await this.d.events.append(trx, { type: 'benchmark.updated', subject: { kind: 'benchmark', id }, data: { name: r.name, state: patch.state, reason: patch.reason } });
       return { ...r, ...patch };
     });
     this.d.events.kick();
@@ -563,7 +563,10 @@ export class BenchmarkService {
   private async patch(id: string, patch: Partial<BenchmarksTable>, event?: Record<string, unknown>): Promise<void> {
     await this.d.store.write(async (trx) => {
       await tables<BenchTables>(trx).updateTable('benchmarks').set({ ...patch, updated_at: this.d.clock.now() }).where('id', '=', id).execute();
-      if (event) await this.d.events.append(trx, { type: 'benchmark.updated', subject: { kind: 'benchmark', id }, data: event });
+      if (event) {
+        const named = await tables<BenchTables>(trx).selectFrom('benchmarks').select('name').where('id', '=', id).executeTakeFirst();
+        await this.d.events.append(trx, { type: 'benchmark.updated', subject: { kind: 'benchmark', id }, data: { name: named?.name ?? null, ...event } });
+      }
     });
     if (event) this.d.events.kick();
   }
@@ -678,7 +681,7 @@ export class BenchmarkService {
           })
           .where('id', '=', id)
           .execute();
-        await this.d.events.append(trx, { type: 'benchmark.updated', subject: { kind: 'benchmark', id }, data: { state: 'running', stages: stages.length, clients: shards } });
+        await this.d.events.append(trx, { type: 'benchmark.updated', subject: { kind: 'benchmark', id }, data: { name: row.name, state: 'running', stages: stages.length, clients: shards } });
       });
       this.d.events.kick();
       if (recipe.clients.where === 'agents') {
@@ -947,7 +950,7 @@ export class BenchmarkService {
         })
         .where('id', '=', id)
         .execute();
-      await this.d.events.append(trx, { type: 'benchmark.updated', subject: { kind: 'benchmark', id }, data: { state, reason, summary, wer: evaluation?.wer ?? null, cer: evaluation?.cer ?? null } });
+      await this.d.events.append(trx, { type: 'benchmark.updated', subject: { kind: 'benchmark', id }, data: { name: recipe.name, state, reason, summary, wer: evaluation?.wer ?? null, cer: evaluation?.cer ?? null } });
     });
     this.d.events.kick();
   }

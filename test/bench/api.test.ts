@@ -109,6 +109,14 @@ describeEachBackend('benchmarks through the API', (backend: Backend) => {
     expect(missing.body.code).toBe('CATAPULT_BENCHMARK_TARGET_NOT_FOUND');
   });
 
+  it('publishes the recipe format as JSON Schema for editors', async () => {
+    const schema = await get('/api/v1/benchmarks/recipe-schema');
+    expect(schema.title).toBe('Catapult benchmark recipe');
+    expect(schema.required).toEqual(expect.arrayContaining(['name', 'target', 'workload', 'load', 'stop']));
+    expect(schema.properties.workload.properties.api.enum).toEqual(['openai-chat', 'openai-completions', 'kserve-v2', 'asr-transcriptions', 'http']);
+    expect(schema.additionalProperties).toBe(false);
+  });
+
   it('fails an unreachable target in its preflight, before any load is sent', async () => {
     const { body } = await post('/api/v1/benchmarks', { yaml: smoke('http://127.0.0.1:9') });
     const done = await finished(body.id);

@@ -6,6 +6,7 @@ import {
   type BenchmarkService,
   type RequestRecord,
   type ResultsView,
+  recipeJsonSchema,
   recordsCsv,
   stagesCsv,
 } from '../../bench/index.js';
@@ -179,6 +180,19 @@ export function benchmarkRoutes(service: BenchmarkService): (app: App, deps: Api
         },
       },
       (req) => service.validate(req.body),
+    );
+
+    app.get(
+      '/api/v1/benchmarks/recipe-schema',
+      {
+        config: { scope: 'read' },
+        schema: {
+          tags: ['benchmarks'],
+          summary: 'The recipe format as JSON Schema, for editors (YAML language servers) and forms',
+          response: { 200: z.record(z.string(), z.unknown()), ...errorResponses },
+        },
+      },
+      () => recipeJsonSchema(),
     );
 
     app.post(
