@@ -1,5 +1,5 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -73,3 +73,55 @@ export function spawnNode(args: string[], env: Record<string, string> = {}): Chi
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Whether a command is on the PATH. */
+export function which(cmd: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// Debian puts nginx in /usr/sbin, which is not on every user's PATH.
+export const NGINX = which('nginx') ? 'nginx' : '/usr/sbin/nginx';
+
+/**
+ * nginx as an anchor: one worker process, no access log, everything in a scratch directory, the
+ * caller's `http { }` contents (servers, upstreams). Resolves once it answers on `port`.
+ */
+export async function startNginx(dir: string, port: number, http: string): Promise<ChildProcess> {
+  mkdirSync(join(dir, 'logs'), { recursive: true });
+  const conf = `
+worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/logs/error.log warn;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+${http}
+}
+`;
+  const file = join(dir, 'nginx.conf');
+  writeFileSync(file, conf);
+  const child = spawn(NGINX, ['-p', dir, '-c', file, '-g', 'daemon off; user root;'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`nginx exited: ${err}`);
+    try {
+      await fetch(`http://127.0.0.1:${port}/`, { method: 'HEAD' });
+      return child;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`nginx did not listen: ${err}`);
+      await sleep(50);
+    }
+  }
+}

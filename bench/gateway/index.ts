@@ -16,7 +16,7 @@
  * All traffic stays on 127.0.0.1, bounded in count and time. Needs `wrk` and `nginx` (Debian packages).
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
@@ -24,7 +24,8 @@ import { type Histogram, arrivalOffsets, mergeHistograms, newHistogram, percenti
 import { loadConfig } from '../../src/config/index.js';
 import { silentLogger } from '../../src/observability/index.js';
 import { type ControlPlane, startControlPlane } from '../../src/server/index.js';
-import { BIN, cpuSeconds, goal, median, report, sleep } from '../common.js';
+import { BIN, NGINX, cpuSeconds, goal, median, report, sleep, startNginx, which } from '../common.js';
+import { freePort } from '../../src/util/index.js';
 
 const QUICK = process.argv.includes('--quick');
 const S = (seconds: number) => (QUICK ? Math.max(1, Math.round(seconds / 3)) : seconds);
@@ -33,17 +34,7 @@ function log(line: string): void {
   process.stdout.write(`${line}\n`);
 }
 
-function which(cmd: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
-// Debian puts nginx in /usr/sbin, which is not on every user's PATH.
-const NGINX = which('nginx') ? 'nginx' : '/usr/sbin/nginx';
 
 // ── processes ──────────────────────────────────────────────────────────────
 
@@ -123,23 +114,14 @@ async function startGatewayProcess(cpUrl: string, key: string, logLevel: string)
   return { child, url: match[1]! };
 }
 
-/** nginx with one worker process, upstream keepalive, no access log, everything in a scratch directory. */
-async function startNginx(dir: string, upstreams: string[], port: number): Promise<ChildProcess> {
-  mkdirSync(join(dir, 'logs'), { recursive: true });
+/** nginx `proxy_pass` to `upstreams` with upstream keepalive (one worker, no access log). */
+async function startNginxProxy(dir: string, upstreams: string[], port: number): Promise<ChildProcess> {
   const servers = upstreams.map((u) => `    server ${new URL(u).host};`).join('\n');
-  const conf = `
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/logs/error.log warn;
-events { worker_connections 8192; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  keepalive_requests 1000000;
+  return track(
+    await startNginx(
+      dir,
+      port,
+      `  keepalive_requests 1000000;
   upstream backend {
 ${servers}
     keepalive 256;
@@ -153,36 +135,9 @@ ${servers}
       proxy_buffering off;
       add_header X-Upstream $upstream_addr;
     }
-  }
-}
-`;
-  const file = join(dir, 'nginx.conf');
-  writeFileSync(file, conf);
-  const child = track(spawn(NGINX, ['-p', dir, '-c', file, '-g', 'daemon off; user root;'], { stdio: ['ignore', 'ignore', 'pipe'] }));
-  let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`nginx exited: ${err}`);
-    try {
-      await fetch(`http://127.0.0.1:${port}/`, { method: 'HEAD' });
-      return child;
-    } catch {
-      if (Date.now() > deadline) throw new Error(`nginx did not listen: ${err}`);
-      await sleep(50);
-    }
-  }
-}
-
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
+  }`,
+    ),
+  );
 }
 
 // ── load generators ────────────────────────────────────────────────────────
@@ -376,7 +331,7 @@ async function main(): Promise<void> {
     await cp.routeRegistry.upsert({ id: 'bench_fast', kind: 'deployment', name: 'fast', aliases: [], protocol: 'openai', replicas: [{ id: 'fast-0', url: fast.url, ready: true }] });
     await waitForModel(gateway.url, clientKey, 'fast');
     const nginxPort = await freePort();
-    const nginx = await startNginx(join(dir, 'nginx-fast'), [fast.url], nginxPort);
+    const nginx = await startNginxProxy(join(dir, 'nginx-fast'), [fast.url], nginxPort);
     const nginxUrl = `http://127.0.0.1:${nginxPort}`;
     const requestBody = JSON.stringify({ model: 'fast', messages: [{ role: 'user', content: 'hi' }], max_tokens: 8 });
     const script = join(dir, 'post.lua');
@@ -454,7 +409,7 @@ async function main(): Promise<void> {
     });
     await waitForModel(gateway.url, clientKey, 'llm');
     const rrPort = await freePort();
-    const rr = await startNginx(join(dir, 'nginx-rr'), sims.map((s) => s.url), rrPort);
+    const rr = await startNginxProxy(join(dir, 'nginx-rr'), sims.map((s) => s.url), rrPort);
     const llmBody = JSON.stringify({ model: 'llm', messages: [{ role: 'user', content: 'hello' }], max_tokens: 16 });
     // Round robin gives the slow replica a quarter of the traffic: 50/s keeps it at 75% of its capacity.
     const LLM_RATE = 50;

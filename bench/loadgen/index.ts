@@ -14,15 +14,15 @@
  *
  * Needs `nginx` (the Debian package). `--quick` shortens every phase.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { Pool } from 'undici';
 import { LoadEngine, newHistogram, parseRecipe, percentilesMs, planStages, prepareItems, recordMs, shardStages, stageResults } from '../../src/bench/index.js';
 import { freePort } from '../../src/util/index.js';
-import { BIN, goal, median, report, sleep } from '../common.js';
+import { BIN, NGINX, goal, median, report, sleep, startNginx, which } from '../common.js';
 
 const QUICK = process.argv.includes('--quick');
 /** `--only streams` or `--only rate` runs one part (for working on it); the goals of the other are then absent. */
@@ -36,15 +36,6 @@ const log = (line: string) => process.stdout.write(`${line}\n`);
 const round = (v: number, d = 3) => Math.round(v * 10 ** d) / 10 ** d;
 const children: ChildProcess[] = [];
 
-function which(cmd: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-const NGINX = which('nginx') ? 'nginx' : '/usr/sbin/nginx';
 
 async function waitListening(url: string, child: ChildProcess, what: string): Promise<void> {
   const deadline = Date.now() + 15_000;
@@ -74,39 +65,23 @@ async function startSimulator(): Promise<{ url: string; child: ChildProcess }> {
   return { url, child };
 }
 
-async function startNginx(dir: string, body: string): Promise<{ url: string; child: ChildProcess }> {
-  mkdirSync(join(dir, 'logs'), { recursive: true });
+/** nginx answering every request with `body` (one worker, so it is not what limits). */
+async function startNginxAnswering(dir: string, body: string): Promise<{ url: string; child: ChildProcess }> {
   const port = await freePort();
-  writeFileSync(join(dir, 'answer.json'), body);
-  const conf = `
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  keepalive_requests 10000000;
+  const child = await startNginx(
+    dir,
+    port,
+    `  keepalive_requests 10000000;
   server {
     listen 127.0.0.1:${port};
     location / {
       default_type application/json;
       return 200 '${body}';
     }
-  }
-}
-`;
-  const file = join(dir, 'nginx.conf');
-  writeFileSync(file, conf);
-  const child = spawn(NGINX, ['-p', dir, '-c', file, '-g', 'daemon off; user root;'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  }`,
+  );
   children.push(child);
-  const url = `http://127.0.0.1:${port}`;
-  await waitListening(url, child, 'nginx');
-  return { url, child };
+  return { url: `http://127.0.0.1:${port}`, child };
 }
 
 function recipe(url: string, lines: string): ReturnType<typeof parseRecipe> {
@@ -253,7 +228,7 @@ async function requestRate(dir: string, goals: Record<string, ReturnType<typeof 
       choices: [{ index: 0, message: { role: 'assistant', content: 'The quick brown fox.' }, finish_reason: 'stop' }],
       usage: { prompt_tokens: 32, completion_tokens: 5, total_tokens: 37 },
     });
-    const nginx = await startNginx(join(dir, 'nginx'), answer);
+    const nginx = await startNginxAnswering(join(dir, 'nginx'), answer);
     const body = JSON.stringify({ model: 'sim', messages: [{ role: 'user', content: 'hello '.repeat(32) }], max_tokens: 5, stream: false });
     const connections = 64;
     const seconds = S(5);

@@ -206,22 +206,8 @@ function lastStageSummary(stages: StageResults[]): SummaryView | null {
   };
 }
 
-/** Shard progress as an agent reports it: counters plus the stage's histograms so far. */
-export interface ShardProgressReport {
-  stage: number;
-  stages: number;
-  stageLabel: string;
-  done: number;
-  total: number | null;
-  durationS: number | null;
-  errors: number;
-  inFlight: number;
-  elapsedS: number;
-  ratePerS: number;
-  outputTokens: number;
-  ttft: string;
-  e2e: string;
-}
+/** Shard progress as an agent reports it: the engine's counters, its stage's histograms encoded. */
+export type ShardProgressReport = Omit<ShardProgress, 'ttft' | 'e2e'> & { ttft: string; e2e: string };
 
 export function toProgressReport(p: ShardProgress): ShardProgressReport {
   return { ...p, ttft: encodeHistogram(p.ttft), e2e: encodeHistogram(p.e2e) };
