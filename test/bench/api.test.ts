@@ -70,6 +70,53 @@ describeEachBackend('benchmarks through the API', (backend: Backend) => {
     expect(results.shards).toEqual([expect.objectContaining({ shard: 0, state: 'uploaded', runner: 'local', records: 40 })]);
   });
 
+  it('runs a sweep as one stage per load level, leaving warmup out of the results', async () => {
+    const yaml = smoke(sim.url).replace('load: { type: closed, concurrency: 4 }', 'load: { type: closed, concurrencies: [1, 3] }').replace('stop: { requests: 40 }', 'stop: { duration: 1200ms, warmup: 300ms }');
+    const { body } = await post('/api/v1/benchmarks', { yaml });
+    const done = await finished(body.id);
+    expect(done.state, done.reason).toBe('completed');
+    const results = await get(`/api/v1/benchmarks/${body.id}/results`);
+    expect(results.stages.map((s: Json) => s.label)).toEqual(['concurrency 1', 'concurrency 3']);
+    for (const s of results.stages) {
+      expect(s.requests.excluded).toBeGreaterThan(0);
+      expect(s.requests.ok).toBeGreaterThan(0);
+    }
+    // Three at a time send about three times as much as one at a time.
+    expect(results.stages[1].throughput.requestsPerS / results.stages[0].throughput.requestsPerS).toBeGreaterThan(2);
+    const records = (await get(`/api/v1/benchmarks/${body.id}/records?limit=10000`)).items as Json[];
+    expect(records.filter((r) => r.phase === 'warmup').length).toBe(results.stages[0].requests.excluded + results.stages[1].requests.excluded);
+  });
+
+  it('loads a plain HTTP endpoint with the http workload', async () => {
+    const { createServer } = await import('node:http');
+    let seen = '';
+    const server = createServer((req, res) => {
+      seen = `${req.method} ${req.url}`;
+      res.end('pong');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    try {
+      const yaml = `name: plain http
+target: { url: "${url}" }
+workload:
+  api: http
+  method: GET
+  path: /ping
+  dataset: { type: inline, items: [null] }
+load: { type: constant, rate: 100 }
+stop: { requests: 20 }
+`;
+      const { body } = await post('/api/v1/benchmarks', { yaml });
+      const done = await finished(body.id);
+      expect(done.state, done.reason).toBe('completed');
+      expect(done.summary).toMatchObject({ requests: 20, errors: 0 });
+      expect(seen).toBe('GET /ping');
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  });
+
   it('keeps every request as a raw record, readable as JSON pages, JSONL and CSV', async () => {
     const { body } = await post('/api/v1/benchmarks', { yaml: smoke(sim.url) });
     await finished(body.id);

@@ -87,6 +87,25 @@ stop: { requests: ${concurrency * 6} }
     expect(records.stdout.trim().split('\n')).toHaveLength(24);
   });
 
+  it('runs KServe v2 inference against the Iris ONNX demo', async () => {
+    const yaml = `name: iris
+target: { deployment: iris }
+workload:
+  api: kserve-v2
+  dataset:
+    type: inline
+    items:
+      - inputs: [{ name: input, shape: [1, 4], datatype: FP32, data: [5.1, 3.5, 1.4, 0.2] }]
+load: { type: constant, rate: 100 }
+stop: { requests: 50 }
+`;
+    const res = await runCli(['bench', 'run', recipe('iris.yaml', yaml), '--json'], { env, timeoutMs: 60_000 });
+    expect(res.code, res.stderr).toBe(0);
+    const out = JSON.parse(res.stdout) as Json;
+    expect(out.results.stages[0].requests).toMatchObject({ sent: 50, ok: 50, errors: 0 });
+    expect(out.results.stages[0].latency.e2e.p50).toBeGreaterThan(0);
+  });
+
   it('shows recipe problems as FILE:LINE: PATH: MESSAGE and sends nothing', async () => {
     const bad = recipe('bad.yaml', quick(2).replace('concurrency: 2', 'concurrency: zero').replace('stop:', 'stpo:'));
     const run = await runCli(['bench', 'run', bad], { env });

@@ -32,8 +32,9 @@ function withFile(err: unknown, file: string): never {
   throw err;
 }
 
-/** The per-stage metrics table people read after a run. */
-export function stagesTable(stages: StageResults[]): string {
+/** The per-stage metrics table people read after a run; token and token-timing columns only for LLM APIs. */
+export function stagesTable(stages: StageResults[], llm = true): string {
+  const t = (v: string) => (llm ? v : '-');
   return table(
     ['STAGE', 'SENT', 'OK', 'ERR', 'REQ/S', 'TOK/S', 'TTFT p50', 'TTFT p99', 'ITL p50', 'TPOT p50', 'E2E p50', 'E2E p99', 'LAG p99', 'GOODPUT'],
     stages.map((s) => [
@@ -42,11 +43,11 @@ export function stagesTable(stages: StageResults[]): string {
       s.requests.ok,
       s.requests.errors + s.requests.dropped,
       rate(s.throughput.requestsPerS),
-      rate(s.throughput.outputTokensPerS),
-      ms(s.latency.ttft.p50),
-      ms(s.latency.ttft.p99),
-      ms(s.latency.itl.p50),
-      ms(s.latency.tpot.p50),
+      t(rate(s.throughput.outputTokensPerS)),
+      t(ms(s.latency.ttft.p50)),
+      t(ms(s.latency.ttft.p99)),
+      t(ms(s.latency.itl.p50)),
+      t(ms(s.latency.tpot.p50)),
       ms(s.latency.e2e.p50),
       ms(s.latency.e2e.p99),
       ms(s.scheduleLagMs.p99),
@@ -63,12 +64,13 @@ function describeRun(b: BenchmarkView, r: ResultsView): string {
     `  workload   ${b.api}${b.model ? `, model ${b.model}` : ''}, ${b.clients} client(s)${b.where === 'agents' ? ' on agents' : ''}`,
     `  started    ${b.startedAt ? ago(b.startedAt) : 'not yet'}${b.finishedAt && b.startedAt ? `, took ${((b.finishedAt - b.startedAt) / 1000).toFixed(1)}s` : ''}`,
   ];
-  if (r.stages.length > 0) lines.push('', stagesTable(r.stages).replace(/^/gm, '  '));
+  const llm = b.api.startsWith('openai');
+  if (r.stages.length > 0) lines.push('', stagesTable(r.stages, llm).replace(/^/gm, '  '));
   for (const s of r.stages) {
     const kinds = Object.entries(s.errorsByKind);
     if (kinds.length > 0) lines.push(`  ${s.label} errors: ${kinds.map(([k, n]) => `${k} ${n}`).join(', ')}`);
     const sources = Object.keys(s.tokens.outputSources);
-    if (sources.some((x) => x !== 'usage')) lines.push(`  ${s.label} output tokens counted by: ${Object.entries(s.tokens.outputSources).map(([k, n]) => `${k} ${n}`).join(', ')}`);
+    if (llm && sources.some((x) => x !== 'usage')) lines.push(`  ${s.label} output tokens counted by: ${Object.entries(s.tokens.outputSources).map(([k, n]) => `${k} ${n}`).join(', ')}`);
   }
   const ev = r.evaluation;
   if (ev) {
@@ -238,7 +240,7 @@ export function registerBench(program: Command): void {
       output(o.json, items, () => {
         const rows = items.flatMap(({ benchmark, results }) => (o.stages ? results.stages : results.stages.slice(-1)).map((s) => ({ ...s, label: `${benchmark.name} ${benchmark.id.slice(-6)} · ${s.label}` })));
         const base = rows[0];
-        const lines = [stagesTable(rows)];
+        const lines = [stagesTable(rows, items.every((i) => i.benchmark.api.startsWith('openai')))];
         if (base && rows.length > 1) {
           lines.push('', 'relative to the first row:');
           const rel = (a: number | null, b: number | null) => (a === null || b === null || b === 0 ? '-' : `${a >= b ? '+' : ''}${(((a - b) / b) * 100).toFixed(1)}%`);

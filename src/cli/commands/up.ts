@@ -124,6 +124,7 @@ async function serve(flags: ServeFlags, mode: 'up' | 'server'): Promise<void> {
   const lines = [
     mode === 'up' ? 'Catapult is up.' : 'Catapult server is up.',
     `  API        ${cp.url}/api/v1`,
+    `  Console    ${cp.url}/  (sign in with the admin key)`,
     `  API docs   ${cp.url}/api/docs`,
     `  Health     ${cp.url}/health`,
     `  Store      ${cp.store.description}`,
