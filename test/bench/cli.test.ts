@@ -101,7 +101,7 @@ stop: { requests: 50 }
 `;
     const res = await runCli(['bench', 'run', recipe('iris.yaml', yaml), '--json'], { env, timeoutMs: 60_000 });
     expect(res.code, res.stderr).toBe(0);
-    const out = JSON.parse(res.stdout) as Json;
+    const out = JSON.parse(res.stdout);
     expect(out.results.stages[0].requests).toMatchObject({ sent: 50, ok: 50, errors: 0 });
     expect(out.results.stages[0].latency.e2e.p50).toBeGreaterThan(0);
   });
