@@ -93,6 +93,7 @@ export class BenchWorker {
     const onStop = () => abort.abort(new Error('the agent stopped'));
     stopSignal.addEventListener('abort', onStop, { once: true });
     const leaseMs = this.o.leaseMs ?? 30_000;
+    // Every 2 s: the heartbeat is also how a cancel reaches the shard.
     const beat = setInterval(() => {
       c.heartbeatTask(taskId, { ...held, leaseMs })
         .then((r) => {
@@ -101,7 +102,7 @@ export class BenchWorker {
         .catch((err: unknown) => {
           if (err instanceof ServerError && (err.status === 409 || err.status === 404)) abort.abort(new Error('the shard lease was lost'));
         });
-    }, Math.max(1000, Math.floor(leaseMs / 3)));
+    }, Math.min(2000, Math.floor(leaseMs / 3)));
     const file = join(this.o.dir, `${taskId}.jsonl`);
     let progressTimer: NodeJS.Timeout | undefined;
     try {

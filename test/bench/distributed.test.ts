@@ -77,6 +77,27 @@ describe('a benchmark with two clients on two agents', () => {
     expect(done.summary.requests).toBe(records.filter((r) => r.phase === 'measure').length);
   });
 
+  it('cancels a run on agents: both shards stop and the results cover what they sent', async () => {
+    const res = await t.call('POST', '/api/v1/benchmarks', { body: { yaml: RECIPE(sim.url).replace('duration: 2s', 'duration: 5m') } });
+    const { id } = (await res.json()) as Json;
+    await until('both shards sending', async () => {
+      const b = (await (await t.call('GET', `/api/v1/benchmarks/${id}`)).json()) as Json;
+      return b.state === 'running' && b.progress?.done > 40 ? b : undefined;
+    }, 30_000);
+    const cancelled = await t.call('POST', `/api/v1/benchmarks/${id}/cancel`);
+    expect(cancelled.status).toBe(200);
+    const done = await until('the run to end', async () => {
+      const b = (await (await t.call('GET', `/api/v1/benchmarks/${id}`)).json()) as Json;
+      return ['completed', 'failed', 'cancelled'].includes(b.state) ? b : undefined;
+    }, 30_000);
+    expect(done.state).toBe('cancelled');
+    const results = (await (await t.call('GET', `/api/v1/benchmarks/${id}/results`)).json()) as Json;
+    expect(results.shards.every((s: Json) => s.records > 0)).toBe(true);
+    expect(results.stages[0].requests.sent).toBeGreaterThan(40);
+    // Long before the 5 minutes were up.
+    expect(done.finishedAt - done.startedAt).toBeLessThan(60_000);
+  });
+
   it('refuses to start when fewer agents are ready than it has clients', async () => {
     const res = await t.call('POST', '/api/v1/benchmarks', { body: { yaml: RECIPE(sim.url).replace('count: 2, where: agents', 'count: 3, where: agents') } });
     const { id } = (await res.json()) as Json;
