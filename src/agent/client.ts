@@ -73,42 +73,26 @@ export class AgentClient {
   }
 
   /** PUTs a file as a raw body. */
-  async upload(path: string, contentType: string, body: AsyncIterable<Uint8Array> | Uint8Array): Promise<unknown> {
-    let res: Response;
-    try {
-      res = await this.fetchImpl(this.baseUrl + path, {
-        method: 'PUT',
-        headers: { ...(this.bearer ? { authorization: `Bearer ${this.bearer}` } : {}), 'content-type': contentType },
-        body: body,
-        duplex: 'half',
-      });
-    } catch (err) {
-      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
-      throw new ServerError(0, 'UNREACHABLE', `cannot reach ${this.baseUrl} (${cause})`);
-    }
-    const text = await res.text();
-    if (!res.ok) {
-      let p: { code?: string; detail?: string } = {};
-      try {
-        p = JSON.parse(text) as typeof p;
-      } catch {
-        // not a problem document
-      }
-      throw new ServerError(res.status, p.code ?? `HTTP_${res.status}`, p.detail ?? res.statusText);
-    }
-    return text ? (JSON.parse(text) as unknown) : undefined;
+  upload(path: string, contentType: string, body: AsyncIterable<Uint8Array> | Uint8Array): Promise<unknown> {
+    return this.send('PUT', path, { body: body as NonNullable<RequestInit['body']>, contentType });
   }
 
-  private async request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+  private request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+    return this.send<T>(method, path, body === undefined ? undefined : { body: JSON.stringify(body), contentType: 'application/json' }, signal);
+  }
+
+  /** Sends a request; an unreachable server or an error answer becomes a ServerError. */
+  private async send<T>(method: string, path: string, payload?: { body: NonNullable<RequestInit['body']>; contentType: string }, signal?: AbortSignal): Promise<T> {
     let res: Response;
     try {
       res = await this.fetchImpl(this.baseUrl + path, {
         method,
         headers: {
           ...(this.bearer ? { authorization: `Bearer ${this.bearer}` } : {}),
-          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...(payload ? { 'content-type': payload.contentType } : {}),
         },
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        // A streamed body (an upload) needs half-duplex; a string does not mind it.
+        ...(payload ? { body: payload.body, duplex: 'half' } : {}),
         ...(signal ? { signal } : {}),
       });
     } catch (err) {

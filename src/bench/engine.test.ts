@@ -38,7 +38,7 @@ describe('the load engine against the simulator', () => {
     dir.remove();
   });
 
-  async function run(r: ReturnType<typeof parseRecipe>, shard = 0, shards = 1, file?: string) {
+  async function run(r: ReturnType<typeof parseRecipe>, { shard = 0, shards = 1, file, url = sim.url }: { shard?: number; shards?: number; file?: string; url?: string } = {}) {
     const items = await prepareItems(r, { model: 'sim', cwd: dir.dir });
     const stages = planStages(r);
     const writer = file ? new RecordWriter(file) : undefined;
@@ -50,7 +50,7 @@ describe('the load engine against the simulator', () => {
       shard,
       stages: shardStages(stages, shard, shards, r.seed),
       items,
-      target: { baseUrl: sim.url, headers: {} },
+      target: { baseUrl: url, headers: {} },
       ...(writer ? { records: writer } : {}),
     });
     const result = await engine.run();
@@ -87,18 +87,8 @@ describe('the load engine against the simulator', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
       const r = recipe('load: { type: closed, concurrency: 2 }\nstop: { requests: 4 }');
-      const items = await prepareItems(r, { model: 'sim', cwd: dir.dir });
-      const engine = new LoadEngine({
-        api: 'openai-chat',
-        stream: true,
-        timeoutMs: 5000,
-        slo: {},
-        shard: 0,
-        stages: shardStages(planStages(r), 0, 1, 0),
-        items,
-        target: { baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, headers: {} },
-      });
-      const s = stageResults((await engine.run()).aggregates[0]!, {});
+      const { result } = await run(r, { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
+      const s = stageResults(result.aggregates[0]!, {});
       expect(s.requests.ok).toBe(4);
       await loadTokenizer();
       expect(s.tokens.output).toBe(4 * countTokens('Hello there, general Kenobi'));
@@ -126,7 +116,7 @@ describe('the load engine against the simulator', () => {
   it('sends an open-loop schedule from its intended times and reports the lag behind it', async () => {
     const r = recipe('load: { type: constant, rate: 50 }\nstop: { duration: 1s }');
     const file = join(dir.dir, 'open.jsonl');
-    const { result } = await run(r, 0, 1, file);
+    const { result } = await run(r, { file });
     const s = stageResults(result.aggregates[0]!, r.slo);
     expect(s.requests.sent).toBe(50);
     const recs = (await readAllRecords(file)).sort((a, b) => a.i - b.i);
@@ -144,7 +134,7 @@ describe('the load engine against the simulator', () => {
     const r = recipe('load: { type: poisson, rate: 60 }\nstop: { duration: 1s }');
     const f0 = join(dir.dir, 's0.jsonl');
     const f1 = join(dir.dir, 's1.jsonl');
-    const [a, b] = await Promise.all([run(r, 0, 2, f0), run(r, 1, 2, f1)]);
+    const [a, b] = await Promise.all([run(r, { shard: 0, shards: 2, file: f0 }), run(r, { shard: 1, shards: 2, file: f1 })]);
     const recs = [...(await readAllRecords(f0)), ...(await readAllRecords(f1))];
     const indices = recs.map((x) => x.i).sort((x, y) => x - y);
     expect(indices).toEqual(indices.map((_, k) => k));
@@ -155,18 +145,7 @@ describe('the load engine against the simulator', () => {
 
   it('counts connection failures by kind and still completes', async () => {
     const r = recipe('load: { type: closed, concurrency: 2 }\nstop: { requests: 6 }');
-    const items = await prepareItems(r, { model: 'sim', cwd: dir.dir });
-    const engine = new LoadEngine({
-      api: 'openai-chat',
-      stream: true,
-      timeoutMs: 5000,
-      slo: {},
-      shard: 0,
-      stages: shardStages(planStages(r), 0, 1, 0),
-      items,
-      target: { baseUrl: 'http://127.0.0.1:9', headers: {} },
-    });
-    const result = await engine.run();
+    const { result } = await run(r, { url: 'http://127.0.0.1:9' });
     const s = stageResults(result.aggregates[0]!, {});
     expect(s.requests).toMatchObject({ sent: 6, ok: 0, errors: 6 });
     expect(s.errorsByKind).toEqual({ connect: 6 });

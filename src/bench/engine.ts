@@ -206,18 +206,18 @@ class Exchange implements ResponseHandler {
   ) {
     this.phase = phaseOf(stage.stage, intended - engine.stageStart);
     this.sse = engine.streaming ? new SseReader(engine.chat, this.reading) : null;
-    this.sent = engine.now_();
+    this.sent = engine.elapsed();
     this.deadline = this.sent + engine.timeoutMs;
   }
 
   onHeaders(status: number): void {
     this.status = status;
-    this.firstByte = this.engine.now_();
+    this.firstByte = this.engine.elapsed();
   }
 
   onData(chunk: Buffer): void {
     if (this.sse && this.status !== null && this.status >= 200 && this.status < 300) {
-      this.sse.push(chunk, this.engine.now_());
+      this.sse.push(chunk, this.engine.elapsed());
       return;
     }
     if (this.body === null) this.body = chunk;
@@ -380,12 +380,8 @@ export class LoadEngine {
     });
   }
 
-  private elapsed(): number {
-    return performance.now() - this.t0;
-  }
-
-  /** Milliseconds since the run's start time. */
-  now_(): number {
+  /** Milliseconds since the run's start time (exchanges time their events with it too). */
+  elapsed(): number {
     return performance.now() - this.t0;
   }
 

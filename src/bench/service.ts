@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -611,11 +611,15 @@ export class BenchmarkService {
       await this.finalizeInterrupted(row, 'the control plane stopped during the run; what it recorded is kept');
       return { state: 'failed' };
     }
-    if (row.where_run === 'agents' && row.state === 'running' && row.plan) {
-      // The agents kept running their shards while this control plane was away: wait for them again.
-      return this.coordinate(ctx, row, fromJson<Plan>(row.plan, { startAt: 0, stages: [], shards: 0 }));
+    try {
+      if (row.where_run === 'agents' && row.state === 'running' && row.plan) {
+        // The agents kept running their shards while this control plane was away: wait for them again.
+        return await this.coordinate(ctx, row, fromJson<Plan>(row.plan, { startAt: 0, stages: [], shards: 0 }));
+      }
+      return await this.prepareAndRun(ctx, row);
+    } finally {
+      await this.cleanup(id, fromJson<Recipe>(row.recipe, {} as Recipe)).catch((err: unknown) => this.d.log.warn({ err, benchmark: id }, 'benchmark cleanup failed'));
     }
-    return this.prepareAndRun(ctx, row);
   }
 
   private async prepareAndRun(ctx: TaskContext<{ benchmarkId: string }>, row: BenchmarksTable): Promise<unknown> {
@@ -689,7 +693,6 @@ export class BenchmarkService {
     } finally {
       ctx.signal.removeEventListener('abort', onTaskAbort);
       this.local.delete(id);
-      await this.cleanup(id, recipe).catch((err: unknown) => this.d.log.warn({ err, benchmark: id }, 'benchmark cleanup failed'));
     }
   }
 
@@ -779,7 +782,6 @@ export class BenchmarkService {
   }
 
   private async readItems(id: string): Promise<ShardSpec['items']> {
-    const { readFile } = await import('node:fs/promises');
     const text = await readFile(this.itemsFile(id), 'utf8');
     return text
       .split('\n')
@@ -858,6 +860,7 @@ export class BenchmarkService {
     }
     let cancelled = false;
     let lastProgress = '';
+    let lastProgressAt = 0;
     try {
       for (;;) {
         if (ctx.signal.aborted) {
@@ -878,8 +881,10 @@ export class BenchmarkService {
         }
         const progress = combineProgress(shards.map((s) => fromJson<ShardProgressReport | null>(s.progress, null)).filter((p): p is ShardProgressReport => p !== null));
         const text = JSON.stringify(progress);
-        if (progress && text !== lastProgress) {
+        // Written (and sent as an event) at most once a second, like a local run's.
+        if (progress && text !== lastProgress && this.d.clock.now() - lastProgressAt >= PROGRESS_WRITE_MS) {
           lastProgress = text;
+          lastProgressAt = this.d.clock.now();
           await this.d.store.write(async (trx) => {
             await tables<BenchTables>(trx).updateTable('benchmarks').set({ progress: text, heartbeat_at: this.d.clock.now() }).where('id', '=', id).execute();
             await this.d.events.append(trx, { type: 'benchmark.progress', subject: { kind: 'benchmark', id }, data: { ...progress } });
@@ -901,7 +906,6 @@ export class BenchmarkService {
           const state: BenchmarkState = cancelled ? 'cancelled' : problems.length > 0 ? 'failed' : 'completed';
           const reason = cancelled ? 'cancelled during the run; the results cover what was sent' : problems.length > 0 ? `${problems.join('; ')}; the results cover the clients that reported` : null;
           await this.finalize(id, recipe, merged, state, reason);
-          await this.cleanup(id, recipe);
           return { state };
         }
         await new Promise((r) => setTimeout(r, 250));
@@ -909,7 +913,6 @@ export class BenchmarkService {
     } catch (err) {
       if (isTaskFailure(err) || (err as { code?: string }).code === 'TASK_SHUTDOWN') throw err;
       await this.setState(id, 'failed', firstLine((err as Error).message), { finished_at: this.d.clock.now() });
-      await this.cleanup(id, recipe);
       return { state: 'failed' };
     }
   }
@@ -959,7 +962,7 @@ export class BenchmarkService {
     await this.cleanup(row.id, recipe);
   }
 
-  /** Revokes the run's key and removes a service deployment unless the recipe keeps it. */
+  /** Once a run has ended: revokes its key and removes a service deployment unless the recipe keeps it. */
   private async cleanup(id: string, recipe: Recipe): Promise<void> {
     const row = await this.row(this.d.store.db, id).catch(() => undefined);
     if (!row || !FINAL_STATES.has(row.state)) return;

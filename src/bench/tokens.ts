@@ -11,8 +11,6 @@ let encoder: Encoder | undefined;
 let decoder: Decoder | undefined;
 let loading: Promise<Encoder> | undefined;
 
-export const TOKENIZER_NAME = 'o200k_base';
-
 /** Loads the tokenizer; call before a run so counting inside the hot path is synchronous. */
 export function loadTokenizer(): Promise<Encoder> {
   loading ??= import('gpt-tokenizer/encoding/o200k_base').then((m) => {
@@ -27,10 +25,6 @@ export function loadTokenizer(): Promise<Encoder> {
 export function countTokens(text: string): number {
   if (!encoder) throw new Error('loadTokenizer() must finish before countTokens()');
   return text === '' ? 0 : encoder(text).length;
-}
-
-export function tokenizerLoaded(): boolean {
-  return encoder !== undefined;
 }
 
 /** `text` cut to its first `n` tokens. */

@@ -33,6 +33,17 @@ export class ApiClient {
   }
 
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const text = await this.exchange(method, path, body);
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  /** A GET whose answer is text (downloads: CSV, JSONL). */
+  text(path: string): Promise<string> {
+    return this.exchange('GET', path);
+  }
+
+  /** Sends a request and returns the answer's text; an error answer becomes an ApiError. */
+  private async exchange(method: string, path: string, body?: unknown): Promise<string> {
     let res: Response;
     try {
       res = await fetch(this.baseUrl + path, {
@@ -48,32 +59,14 @@ export class ApiClient {
       throw new Error(`Cannot reach the Catapult API at ${this.baseUrl} (${cause}). Is it running? Set CATAPULT_URL to point elsewhere.`);
     }
     const text = await res.text();
-    const data: unknown = text ? JSON.parse(text) : undefined;
     if (!res.ok) {
-      const p = (data ?? {}) as { code?: string; detail?: string; hint?: string; errors?: { path: string; message: string }[] };
-      throw new ApiError(res.status, p.code ?? `HTTP_${res.status}`, p.detail ?? res.statusText, p.hint, p.errors);
-    }
-    return data as T;
-  }
-
-  /** A GET whose answer is text (downloads: CSV, JSONL). */
-  async text(path: string): Promise<string> {
-    let res: Response;
-    try {
-      res = await fetch(this.baseUrl + path, { headers: { authorization: `Bearer ${this.key}` } });
-    } catch (err) {
-      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
-      throw new Error(`Cannot reach the Catapult API at ${this.baseUrl} (${cause}). Is it running? Set CATAPULT_URL to point elsewhere.`);
-    }
-    const text = await res.text();
-    if (!res.ok) {
-      let p: { code?: string; detail?: string; hint?: string } = {};
+      let p: { code?: string; detail?: string; hint?: string; errors?: { path: string; message: string }[] } = {};
       try {
         p = JSON.parse(text) as typeof p;
       } catch {
         // not a problem document
       }
-      throw new ApiError(res.status, p.code ?? `HTTP_${res.status}`, p.detail ?? res.statusText, p.hint);
+      throw new ApiError(res.status, p.code ?? `HTTP_${res.status}`, p.detail ?? res.statusText, p.hint, p.errors);
     }
     return text;
   }
