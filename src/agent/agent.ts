@@ -236,7 +236,7 @@ export class Agent {
     if (!res.credential) throw new Error('the server did not issue an agent credential');
     this.client.bearer = res.credential;
     writeState(file, { server: this.client.baseUrl, workerId: res.workerId, name: res.name, credential: res.credential });
-    this.log.info({ workerId: res.workerId, name: res.name }, 'agent joined');
+    this.log.info({ workerId: res.workerId, workerName: res.name }, 'agent joined');
     return res;
   }
 

@@ -4,7 +4,7 @@ import type { AgentAssignment, ReportedReplicaState } from '../cluster/index.js'
 import type { ReplicaSpec } from '../deployments/index.js';
 import { getRuntime } from '../runtimes/index.js';
 import { DEFAULT_RESTART, type ProcessStatus, Supervisor } from '../supervisor/index.js';
-import { freePort } from '../util/index.js';
+import { type PortRange, freePort, freePortInRange } from '../util/index.js';
 import type { ReplicaExecutor, ReplicaStatus } from './executor.js';
 
 export interface ProcessExecutorOptions {
@@ -20,6 +20,8 @@ export interface ProcessExecutorOptions {
   maxBufferedLines?: number;
   /** Environment every replica starts from (PATH, HOME, driver variables). */
   baseEnv: Record<string, string>;
+  /** Ports replicas may listen on (`--port-range`), so operators can open firewalls; default: any free port. */
+  portRange?: PortRange;
 }
 
 /** A replica's status with where it serves. */
@@ -132,14 +134,22 @@ export class ProcessExecutor implements ReplicaExecutor {
     await this.supervisor.close({ stopReplicas: opts.stopReplicas ?? false });
   }
 
+  /** A port for a replica: inside the configured range (skipping ports other replicas hold), or any free one. */
+  private pickPort(also: ReadonlySet<number> = new Set()): Promise<number> {
+    if (!this.opts.portRange) return freePort(this.opts.bindHost);
+    const taken = new Set(also);
+    for (const meta of this.assignments.values()) taken.add(meta.port);
+    return freePortInRange(this.opts.bindHost, this.opts.portRange, taken);
+  }
+
   private async startReplica(a: AgentAssignment): Promise<void> {
     const spec = replicaSpecOf(a);
     const now = Date.now();
     try {
       const runtime = getRuntime(spec.runtime);
-      const port = await freePort(this.opts.bindHost);
+      const port = await this.pickPort();
       const ports: Record<string, number> = {};
-      for (const name of runtime.extraPorts) ports[name] = await freePort(this.opts.bindHost);
+      for (const name of runtime.extraPorts) ports[name] = await this.pickPort(new Set([port, ...Object.values(ports)]));
       const launch = runtime.buildCommand({
         modelPath: spec.modelPath,
         modelName: spec.modelName,

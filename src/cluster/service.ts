@@ -275,7 +275,7 @@ export class ClusterService {
     const entry = this.remember(rec, now);
     entry.streak = this.policy.recoverHeartbeats;
     this.capacityChanged = true;
-    this.res.log.info({ workerId: rec.id, name: rec.name, gpus: rec.gpus.length }, 'worker joined');
+    this.res.log.info({ workerId: rec.id, workerName: rec.name, gpus: rec.gpus.length }, 'worker joined');
     return { workerId: rec.id, name: rec.name, credential, state: displayState(rec), heartbeatIntervalMs: this.policy.heartbeatIntervalMs };
   }
 
@@ -738,7 +738,7 @@ export class ClusterService {
       this.res.events.kick();
       e.rec = rec;
       e.streak = 0;
-      this.res.log.warn({ workerId: id, name: rec.name, from: prev.liveness, to: next, silenceMs: now - e.lastSeenAt }, 'worker liveness changed');
+      this.res.log.warn({ workerId: id, workerName: rec.name, from: prev.liveness, to: next, silenceMs: now - e.lastSeenAt }, 'worker liveness changed');
       if (next === 'offline') await this.moveOff(id, 'offline');
     }
   }

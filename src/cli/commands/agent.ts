@@ -5,7 +5,7 @@ import { Agent, type FakeGpuSpec, NoopExecutor, ProcessExecutor, type ReplicaExe
 import { inheritedEnvironment, loadConfigFromProcess } from '../../config/index.js';
 import { type Logger, createLogger } from '../../observability/index.js';
 import type { ControlPlane } from '../../server/index.js';
-import { type Clock, parseBytes, systemClock } from '../../util/index.js';
+import { type Clock, type PortRange, parseBytes, parsePortRange, systemClock } from '../../util/index.js';
 
 interface AgentFlags {
   server?: string;
@@ -20,6 +20,7 @@ interface AgentFlags {
   clockSkewMs?: string;
   replicas?: string;
   advertiseHost?: string;
+  portRange?: string;
   /** false with --no-bench. */
   bench?: boolean;
 }
@@ -28,7 +29,7 @@ interface AgentFlags {
  * What runs replicas: real processes (the default), or `noop`, which only reports assignments as
  * running, for control-plane tests and fleet-scale simulations without model servers.
  */
-export function replicaExecutor(kind: string | undefined, dataDir: string, advertiseHost: string): ReplicaExecutor {
+export function replicaExecutor(kind: string | undefined, dataDir: string, advertiseHost: string, portRange?: PortRange): ReplicaExecutor {
   if (kind === 'noop') return new NoopExecutor({ stateFile: join(dataDir, 'noop-replicas.json') });
   if (kind !== undefined && kind !== 'process') throw new Error(`--replicas: '${kind}' is not process or noop`);
   return new ProcessExecutor({
@@ -36,6 +37,7 @@ export function replicaExecutor(kind: string | undefined, dataDir: string, adver
     bindHost: advertiseHost === '127.0.0.1' ? '127.0.0.1' : '0.0.0.0',
     advertiseHost,
     baseEnv: inheritedEnvironment(),
+    ...(portRange ? { portRange } : {}),
   });
 }
 
@@ -61,6 +63,7 @@ async function runAgent(flags: AgentFlags): Promise<void> {
   if (cpuCores !== undefined && !(cpuCores > 0)) throw new Error(`--cpus: '${flags.cpus}' is not a positive number`);
   const memoryBytes = flags.memory === undefined ? undefined : parseBytes(flags.memory);
   if (flags.memory !== undefined && memoryBytes === undefined) throw new Error(`--memory: cannot read '${flags.memory}'; use e.g. 64GiB`);
+  const portRange = flags.portRange === undefined ? undefined : parsePortRange(flags.portRange);
   const skew = Number(flags.clockSkewMs ?? 0);
   const clock: Clock = { now: () => Date.now() + skew };
   const server = (flags.server ?? config.url).replace(/\/+$/, '');
@@ -73,7 +76,7 @@ async function runAgent(flags: AgentFlags): Promise<void> {
     dataDir: flags.dataDir ? flags.dataDir : join(config.dataDir, 'agent'),
     ...(fakeGpus ? { fakeGpus } : {}),
     capacity: { ...(cpuCores !== undefined ? { cpuCores } : {}), ...(memoryBytes !== undefined ? { memoryBytes } : {}) },
-    executor: replicaExecutor(flags.replicas, flags.dataDir ? flags.dataDir : join(config.dataDir, 'agent'), flags.advertiseHost ?? '127.0.0.1'),
+    executor: replicaExecutor(flags.replicas, flags.dataDir ? flags.dataDir : join(config.dataDir, 'agent'), flags.advertiseHost ?? '127.0.0.1', portRange),
     bench: flags.bench !== false,
     clock,
     log,
@@ -117,6 +120,7 @@ export function registerAgent(program: Command): void {
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (env CATAPULT_LOG_LEVEL)')
     .option('--replicas <kind>', 'process (run model servers, the default) or noop (report assignments as running; for simulations)')
     .option('--advertise-host <host>', 'address the gateway uses to reach replicas on this machine (default 127.0.0.1)')
+    .option('--port-range <from-to>', 'ports replicas may listen on, e.g. 20000-20999, so a firewall can open just those (default: any free port)')
     .option('--no-bench', 'do not run benchmark clients (shards of benchmarks with clients.where: agents) on this machine')
     // Shifts only the agent's reported clock, to show liveness ignores it; for tests.
     .addOption(new Option('--clock-skew-ms <ms>').hideHelp())
@@ -144,7 +148,7 @@ export async function startEmbeddedAgent(
     anyServer: true,
     executor,
     bench: true,
-    log: log.child({ name: 'catapult-agent' }),
+    log: log.child({ component: 'agent' }),
   });
   try {
     const { workerId, name } = await agent.start();
