@@ -486,7 +486,9 @@ export class DeploymentService {
       },
       selectors: spec.placement.selectors,
       policy: spec.placement.policy,
-      allowCpuFallback: spec.placement.allowCpuFallback || runtime.resources.gpu === 'optional',
+      // An explicit GPU request is never downgraded to CPU unless the deployment itself says so: a
+      // runtime that can run without GPUs does not make a replica that asked for them fine on a CPU.
+      allowCpuFallback: spec.placement.allowCpuFallback,
       modelKey: model ? `${model.name}:${model.version}` : null,
     };
   }
