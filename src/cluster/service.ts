@@ -443,6 +443,7 @@ export class ClusterService {
         this.capacityChanged = true;
       } else {
         const a = this.assignments.get(c.assignment.id);
+        if (a && (a.state === 'failed') !== (c.state === 'failed')) this.capacityChanged = true;
         if (a) Object.assign(a, { state: c.state, message: c.message, endpoint: c.endpoint, updatedAt: now, stateChangedAt: c.state !== a.state ? now : a.stateChangedAt });
       }
     }
@@ -1066,7 +1067,9 @@ export class ClusterService {
     let replicas = 0;
     for (const id of on ?? []) {
       const a = this.assignments.get(id);
-      if (!a) continue;
+      // A failed replica (crash loop, readiness timeout) runs no process: it holds nothing, so what
+      // it asked for is free for replicas that can run.
+      if (!a || a.state === 'failed') continue;
       replicas++;
       cpu += a.resources.cpu;
       memory += a.resources.memoryBytes;

@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from '../observability/index.js';
 import type { EventLog } from '../events/index.js';
 import { CatapultError } from '../errors/index.js';
@@ -5,7 +6,7 @@ import type { ModelService } from '../models/index.js';
 import type { CatapultMigration, Store } from '../store/index.js';
 import { fromJson, tables, toJson } from '../store/index.js';
 import { type Clock, newId } from '../util/index.js';
-import { type DeploymentSpec, type DeploymentSpecInput, type DeploymentUpdate, deploymentSpecSchema } from './spec.js';
+import { type DeploymentSpec, type DeploymentSpecInput, type DeploymentUpdate, applyDeploymentUpdate, deploymentSpecSchema } from './spec.js';
 import type { Condition, Deployment, DeploymentState, ReplicaSpec, ReplicaView } from './types.js';
 
 /** What deployments need to know about a runtime. */
@@ -255,12 +256,12 @@ export class DeploymentService {
     const current = await this.row(ref);
     if (current.deleting) throw new CatapultError('CATAPULT_CONFLICT', `Deployment ${current.name} is being deleted.`);
     const spec = fromJson<DeploymentSpec>(current.spec, {} as DeploymentSpec);
-    const next: DeploymentSpec = { ...spec, ...Object.fromEntries(Object.entries(change).filter(([, v]) => v !== undefined)) };
+    const next = applyDeploymentUpdate(spec, change);
     this.checkResources(next, this.runtime(next.runtime));
     // Only a change to what a replica runs needs new replicas; a replica count does not.
     const { replicas: _a, ...before } = spec;
     const { replicas: _b, ...after } = next;
-    const rolls = JSON.stringify(before) !== JSON.stringify(after);
+    const rolls = !isDeepStrictEqual(before, after);
     const now = this.d.clock.now();
     const generation = rolls ? current.generation + 1 : current.generation;
     await this.d.store.write(async (trx) => {
@@ -486,7 +487,9 @@ export class DeploymentService {
       },
       selectors: spec.placement.selectors,
       policy: spec.placement.policy,
-      allowCpuFallback: spec.placement.allowCpuFallback || runtime.resources.gpu === 'optional',
+      // An explicit GPU request is never downgraded to CPU unless the deployment itself says so: a
+      // runtime that can run without GPUs does not make a replica that asked for them fine on a CPU.
+      allowCpuFallback: spec.placement.allowCpuFallback,
       modelKey: model ? `${model.name}:${model.version}` : null,
     };
   }

@@ -60,14 +60,47 @@ export const deploymentSpecSchema = z.strictObject({
 export type DeploymentSpecInput = z.input<typeof deploymentSpecSchema>;
 export type DeploymentSpec = z.output<typeof deploymentSpecSchema>;
 
-/** Fields a deployment update may change; the rest are fixed at creation. */
+/**
+ * Fields a deployment update may change; the rest are fixed at creation. Nothing here has a default:
+ * a field the update does not name keeps its value. `resources` and `placement` merge by field (naming
+ * `placement.policy` keeps the selectors; `resources.gpus: null` drops GPUs); `env`, `args` and
+ * `options` are replaced whole.
+ */
 export const deploymentUpdateSchema = z.strictObject({
   replicas: z.number().int().min(0).max(1000).optional(),
-  resources: deploymentSpecSchema.shape.resources.optional(),
-  placement: deploymentSpecSchema.shape.placement.optional(),
-  env: deploymentSpecSchema.shape.env.optional(),
-  args: deploymentSpecSchema.shape.args.optional(),
-  options: deploymentSpecSchema.shape.options.optional(),
+  resources: z
+    .strictObject({
+      cpu: cpuAmount.optional(),
+      memory: byteSize.optional(),
+      gpus: gpuRequestSchema.nullable().optional(),
+    })
+    .optional(),
+  placement: z
+    .strictObject({
+      selectors: z.record(z.string(), z.string()).optional(),
+      policy: z.enum(['binpack', 'spread']).optional(),
+      allowCpuFallback: z.boolean().optional(),
+    })
+    .optional(),
+  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name'), z.string()).optional(),
+  args: z.array(z.string()).max(200).optional(),
+  options: z.record(z.string(), z.unknown()).optional().describe("Runtime options (see the runtime's documentation); replaces them all"),
   readinessTimeoutSeconds: deploymentSpecSchema.shape.readinessTimeoutSeconds,
 });
 export type DeploymentUpdate = z.output<typeof deploymentUpdateSchema>;
+
+/** Drops the fields an update left out (absent or undefined), so they cannot overwrite anything. */
+function named<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** The spec after an update: only the fields it names change (pure). */
+export function applyDeploymentUpdate(spec: DeploymentSpec, change: DeploymentUpdate): DeploymentSpec {
+  const { resources, placement, ...rest } = change;
+  return {
+    ...spec,
+    ...named(rest),
+    resources: resources ? { ...spec.resources, ...named(resources) } : spec.resources,
+    placement: placement ? { ...spec.placement, ...named(placement) } : spec.placement,
+  };
+}

@@ -159,6 +159,56 @@ describe('the simulator, OpenAI-compatible', () => {
   });
 });
 
+describe('simulator context length', () => {
+  it('answers max_tokens beyond the context window with a 400 in OpenAI error format and keeps serving everyone else', async () => {
+    // A replica process, as a deployment runs it, with the default context window.
+    const replica = await spawnRuntime(simulatorRuntime, { ttftMs: 5, itlMs: 1 });
+    try {
+      const url = `${replica.url}/v1/chat/completions`;
+      const others = Array.from({ length: 5 }, () => post(url, chat({ max_tokens: 20 })));
+      const huge = await post(url, chat({ max_tokens: 100_000_000 }));
+      expect(huge.status).toBe(400);
+      expect(huge.json).toEqual({
+        error: {
+          message: expect.stringMatching(/maximum context length is 32768 tokens\. However, you requested 100000013 tokens \(13 in the messages, 100000000 in the completion\)/),
+          type: 'invalid_request_error',
+          param: 'max_tokens',
+          code: 'context_length_exceeded',
+        },
+      });
+      const absurd = await post(url, chat({ max_tokens: 1e12 }));
+      expect(absurd.status).toBe(400);
+      expect(absurd.json.error.code).toBe('context_length_exceeded');
+      const streamed = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(chat({ max_tokens: 1e12, stream: true })) });
+      expect(streamed.status).toBe(400);
+      expect((await readJson(streamed)).error.code).toBe('context_length_exceeded');
+      for (const r of await Promise.all(others)) expect(r.status).toBe(200);
+      expect((await fetch(`${replica.url}/health`)).status).toBe(200);
+    } finally {
+      await replica.stop();
+    }
+  });
+
+  it('takes the context window as an option: prompt + max_tokens up to it is served, one more is refused', async () => {
+    const s = await sim({ maxModelLen: 64 });
+    const url = `${s.url}/v1/chat/completions`;
+    // The prompt is 13 tokens.
+    const fits = await post(url, chat({ max_tokens: 51 }));
+    expect(fits.status).toBe(200);
+    expect(fits.json.usage.total_tokens).toBe(64);
+    const over = await post(url, chat({ max_tokens: 52 }));
+    expect(over.status).toBe(400);
+    expect(over.json.error.message).toContain('maximum context length is 64 tokens');
+    const prompt = await post(`${s.url}/v1/completions`, { model: 'simulator', prompt: 'word '.repeat(64) });
+    expect(prompt.status).toBe(400);
+    expect(prompt.json.error.param).toBe('prompt');
+    // Without max_tokens the sampled length stops at the window.
+    const sampled = await post(url, chat({ min_tokens: 40 }));
+    expect(sampled.status).toBe(200);
+    expect(sampled.json.usage.total_tokens).toBeLessThanOrEqual(64);
+  });
+});
+
 describe('simulator embeddings', () => {
   it('returns deterministic unit vectors, as floats or base64, with usage', async () => {
     const s = await sim({ embeddingDim: 16 });

@@ -33,6 +33,13 @@ export const simulatorOptionsSchema = z.strictObject({
     .enum(['exact', 'cap'])
     .default('exact')
     .describe('exact: a request with max_tokens gets exactly that many; cap: a sampled length, at most max_tokens'),
+  maxModelLen: z.coerce
+    .number()
+    .int()
+    .min(16)
+    .max(1_048_576)
+    .default(32_768)
+    .describe('context window in tokens (vLLM max_model_len): prompt + max_tokens beyond it is a 400, as a real server answers'),
   maxConcurrency: z.coerce.number().int().min(1).default(256).describe('sequences generated at once (vLLM max_num_seqs); more wait in a FIFO queue'),
   maxQueue: z.coerce.number().int().min(0).default(0).describe('requests allowed to wait; beyond it 429 (0: unbounded)'),
   seed: z.coerce.number().int().default(0).describe('seed for lengths, jitter and text'),

@@ -109,17 +109,43 @@ export async function startSimulator(opts: SimulatorServerOptions = {}): Promise
     }
   }
 
+  /**
+   * Refuses what does not fit the context window, as vLLM and OpenAI do (400, `context_length_exceeded`).
+   * This also bounds the work one request can ask of the server: its tokens are made up front, so
+   * without the bound one `max_tokens: 100000000` would hold the event loop for every other client.
+   */
+  function checkContextLength(req: GenerationRequest): void {
+    const limit = options.maxModelLen;
+    const where = req.kind === 'chat' ? 'messages' : 'prompt';
+    const tooLong = (requested: string, param: string): never => {
+      throw new ApiError(
+        400,
+        `This model's maximum context length is ${limit} tokens. However, you requested ${requested}. Please reduce the length of the ${where} or completion.`,
+        param,
+        'context_length_exceeded',
+      );
+    };
+    if (req.promptTokens >= limit) tooLong(`${req.promptTokens} tokens in the ${where}, leaving no room for a completion`, where);
+    const completion = req.maxTokens ?? req.minTokens;
+    if (req.promptTokens + completion > limit) {
+      tooLong(`${req.promptTokens + completion} tokens (${req.promptTokens} in the ${where}, ${completion} in the completion)`, req.maxTokens !== undefined ? 'max_tokens' : 'min_tokens');
+    }
+  }
+
   function outputLength(req: GenerationRequest, rng: Rng): { n: number; reason: 'stop' | 'length' } {
     if (req.maxTokens !== undefined && (options.maxTokensPolicy === 'exact' || req.ignoreEos)) {
       return { n: req.maxTokens, reason: 'length' };
     }
-    const sampled = Math.max(req.minTokens, sampleLength(options.outputTokens, rng));
+    const room = options.maxModelLen - req.promptTokens;
+    const sampled = Math.min(room, Math.max(req.minTokens, sampleLength(options.outputTokens, rng)));
+    if (sampled === room && req.maxTokens === undefined) return { n: sampled, reason: 'length' };
     if (req.maxTokens !== undefined && sampled >= req.maxTokens) return { n: req.maxTokens, reason: 'length' };
     return { n: sampled, reason: 'stop' };
   }
 
   /** Runs one generation: queue, admission, tokens on schedule, then the finish. */
   function generate(req: GenerationRequest, res: ServerResponse, arrival: number): void {
+    checkContextLength(req);
     if (options.maxQueue > 0 && slots.waiting >= options.maxQueue && slots.running >= slots.capacity) {
       throw new ApiError(429, `the simulator's queue is full (${options.maxQueue} waiting)`, null, 'queue_full', 'rate_limit_error');
     }
