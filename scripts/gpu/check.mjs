@@ -13,7 +13,7 @@ const api = 'http://127.0.0.1:8080';
 const gw = 'http://127.0.0.1:8000';
 const result = { steps: [] };
 const save = () => writeFileSync(join(out, 'result.json'), JSON.stringify(result, null, 2));
-const step = (name, value) => { result.steps.push({ name, at: new Date().toISOString(), value }); save(); console.log(name, JSON.stringify(value).slice(0, 600)); };
+const step = (name, value) => { result.steps.push({ name, at: new Date().toISOString(), value }); save(); console.log(name, String(JSON.stringify(value)).slice(0, 600)); };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const log = openSync(join(out, 'catapult.log'), 'w');
@@ -56,7 +56,7 @@ workload:
 load: { type: closed, concurrency: 16 }
 stop: { requests: 128 }
 `;
-const b = await fetch(`${api}/api/v1/benchmarks`, { method: 'POST', headers: { ...h, 'content-type': 'application/yaml' }, body: recipe });
+const b = await fetch(`${api}/api/v1/benchmarks`, { method: 'POST', headers: h, body: JSON.stringify({ yaml: recipe }) });
 const bench = await b.json();
 step('bench created', { status: b.status, bench });
 let br;

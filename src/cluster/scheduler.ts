@@ -94,7 +94,9 @@ export function describeRequest(r: ResourceRequest): string {
     const kind = [g.vendor ? VENDOR_LABEL[g.vendor] : null, g.type ?? null].filter(Boolean).join(' ');
     const gpuWord = kind ? `${kind} GPU` : 'GPU';
     if (g.count) {
-      parts.push(g.count === 1 ? `1 ${gpuWord} with ${formatBytes(g.memoryBytes)} free` : `${g.count} ${gpuWord}s with ${formatBytes(g.memoryBytes)} free each`);
+      // A request for whole GPUs without a memory figure: "2 GPUs", not "2 GPUs with 0 B free each".
+      const free = g.memoryBytes > 0 ? ` with ${formatBytes(g.memoryBytes)} free${g.count === 1 ? '' : ' each'}` : '';
+      parts.push(`${g.count} ${gpuWord}${g.count === 1 ? '' : 's'}${free}`);
     } else {
       parts.push(`${formatBytes(g.memoryBytes)} of ${gpuWord} memory`);
     }
