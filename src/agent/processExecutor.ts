@@ -20,6 +20,8 @@ export interface ProcessExecutorOptions {
   maxBufferedLines?: number;
   /** Environment every replica starts from (PATH, HOME, driver variables). */
   baseEnv: Record<string, string>;
+  /** Replicas end with this process (`catapult up`); see the supervisor's lifeline. */
+  lifeline?: boolean;
 }
 
 /** A replica's status with where it serves. */
@@ -56,7 +58,7 @@ export class ProcessExecutor implements ReplicaExecutor {
 
   constructor(private readonly opts: ProcessExecutorOptions) {
     mkdirSync(opts.dir, { recursive: true });
-    this.supervisor = new Supervisor({ dir: opts.dir });
+    this.supervisor = new Supervisor({ dir: opts.dir, lifeline: opts.lifeline ?? false });
     this.supervisor.on('status', () => {
       for (const l of this.listeners) l();
     });
