@@ -39,6 +39,14 @@ describe('GPU discovery', () => {
     ]);
   });
 
+  it('reads a real H200: one GPU of 150754820096 bytes', () => {
+    for (const file of ['nvidia-h200/query-gpu.csv', 'nvidia-h200/query-gpu-header.csv']) {
+      expect(parseNvidiaSmiCsv(fixture(file))).toEqual([
+        expect.objectContaining({ vendor: 'nvidia', index: 0, name: 'NVIDIA H200', uuid: 'GPU-51873551-a40f-3cd1-a0bc-751926cd60be', memoryTotalBytes: 150_754_820_096, memoryUsedBytes: 0, fake: false }),
+      ]);
+    }
+  });
+
   it('reads the same GPU from output with a header and units', () => {
     const [gpu] = parseNvidiaSmiCsv(fixture('nvidia-h100/query-gpu-header.csv'));
     expect(gpu).toMatchObject({ index: 0, name: 'NVIDIA H100 80GB HBM3', memoryTotalBytes: 81559 * MiB, memoryUsedBytes: 0, utilizationPercent: 0, temperatureC: 35 });

@@ -1,7 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AgentAssignment, ReportedReplicaState } from '../cluster/index.js';
-import type { ReplicaSpec } from '../deployments/index.js';
+import { type AgentAssignment, type ReplicaSpec, type ReportedReplicaState, replicaSpecSchema } from '../cluster/index.js';
 import { getRuntime } from '../runtimes/index.js';
 import { DEFAULT_RESTART, type ProcessStatus, Supervisor } from '../supervisor/index.js';
 import { type PortRange, freePort, freePortInRange } from '../util/index.js';
@@ -22,6 +21,8 @@ export interface ProcessExecutorOptions {
   baseEnv: Record<string, string>;
   /** Ports replicas may listen on (`--port-range`), so operators can open firewalls; default: any free port. */
   portRange?: PortRange;
+  /** Replicas end with this process (`catapult up`); see the supervisor's lifeline. */
+  lifeline?: boolean;
 }
 
 /** A replica's status with where it serves. */
@@ -36,8 +37,11 @@ export interface LogBatch {
   lines: string[];
 }
 
+/** The replica spec of an assignment, parsed; a spec that breaks the contract is a clear error, not a crash later. */
 function replicaSpecOf(a: AgentAssignment): ReplicaSpec {
-  return a.spec as unknown as ReplicaSpec;
+  const parsed = replicaSpecSchema.safeParse(a.spec);
+  if (!parsed.success) throw new Error(`assignment ${a.id} has no valid replica spec: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'spec'}: ${i.message}`).join('; ')}`);
+  return parsed.data;
 }
 
 /**
@@ -58,7 +62,7 @@ export class ProcessExecutor implements ReplicaExecutor {
 
   constructor(private readonly opts: ProcessExecutorOptions) {
     mkdirSync(opts.dir, { recursive: true });
-    this.supervisor = new Supervisor({ dir: opts.dir });
+    this.supervisor = new Supervisor({ dir: opts.dir, lifeline: opts.lifeline ?? false });
     this.supervisor.on('status', () => {
       for (const l of this.listeners) l();
     });
@@ -122,7 +126,7 @@ export class ProcessExecutor implements ReplicaExecutor {
     for (const [id, lines] of this.logs) {
       if (lines.length === 0) continue;
       const meta = this.assignments.get(id);
-      out.push({ replicaId: id, deploymentId: meta ? replicaSpecOf(meta.assignment).deploymentId ?? meta.assignment.owner : id, lines: lines.splice(0) });
+      out.push({ replicaId: id, deploymentId: meta ? (replicaSpecSchema.safeParse(meta.assignment.spec).data?.deploymentId ?? meta.assignment.owner) : id, lines: lines.splice(0) });
     }
     return out;
   }

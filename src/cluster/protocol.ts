@@ -114,6 +114,37 @@ export const resourceRequestSchema = z
   })
   .meta({ id: 'ResourceRequest' });
 
+/**
+ * What an agent needs to run one replica of a deployment: the `spec` of its assignment. The cluster
+ * stores and forwards it without reading it; the deployments domain writes it and the agent's
+ * process executor parses it with this schema, so both ends share one contract.
+ */
+export const replicaSpecSchema = z
+  .object({
+    deploymentId: z.string().min(1),
+    deploymentName: z.string().min(1),
+    /** The deployment generation it runs; replicas of older generations are replaced one by one. */
+    generation: z.number().int().min(0),
+    runtime: z.string().min(1),
+    /** Path of the model file or folder on the worker; empty for runtimes that serve no model file. */
+    modelPath: z.string(),
+    /** The name clients use. */
+    modelName: z.string().min(1),
+    args: z.array(z.string()),
+    env: z.record(z.string(), z.string()),
+    options: z.record(z.string(), z.unknown()),
+    /** How long it may take to become ready; null: the runtime's default. */
+    readinessTimeoutMs: z.number().int().positive().nullable(),
+  })
+  .meta({ id: 'ReplicaSpec' });
+export type ReplicaSpec = z.infer<typeof replicaSpecSchema>;
+
+/** The generation a replica spec names, 0 when it names none (not a deployment's replica). */
+export function replicaGeneration(spec: Record<string, unknown>): number {
+  const g = replicaSpecSchema.shape.generation.safeParse(spec.generation);
+  return g.success ? g.data : 0;
+}
+
 export const assignmentInputSchema = z.strictObject({
   owner: z.string().min(1).max(200),
   spec: z.record(z.string(), z.unknown()).optional(),

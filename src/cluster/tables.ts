@@ -1,5 +1,5 @@
 import type { CatapultMigration } from '../store/index.js';
-import { fromJson } from '../store/index.js';
+import { fromJson, toJson } from '../store/index.js';
 import type {
   Assignment,
   DesiredState,
@@ -234,5 +234,55 @@ export function joinTokenFromRow(row: JoinTokensTable): JoinToken {
     uses: Number(row.uses),
     lastUsedAt: row.last_used_at === null ? null : Number(row.last_used_at),
     revokedAt: row.revoked_at === null ? null : Number(row.revoked_at),
+  };
+}
+
+export function workerToRow(rec: WorkerRecord): WorkersTable {
+  return {
+    id: rec.id,
+    name: rec.name,
+    credential_hash: rec.credentialHash,
+    labels: toJson(rec.labels),
+    capacity: toJson(rec.capacity),
+    gpus: toJson(rec.gpus),
+    cached_models: toJson(rec.cachedModels),
+    liveness: rec.liveness,
+    cordoned: rec.cordoned ? 1 : 0,
+    draining: rec.draining ? 1 : 0,
+    agent_version: rec.agentVersion,
+    hostname: rec.hostname,
+    join_token_id: rec.joinTokenId,
+    registered_at: rec.registeredAt,
+    last_heartbeat_at: rec.lastHeartbeatAt,
+    state_changed_at: rec.stateChangedAt,
+    clock_skew_ms: rec.clockSkewMs,
+  };
+}
+
+export function assignmentToRow(a: Assignment): AssignmentsTable {
+  return {
+    id: a.id,
+    owner: a.owner,
+    spec: toJson(a.spec),
+    resources: toJson(a.resources),
+    selectors: toJson(a.selectors),
+    policy: a.policy,
+    allow_cpu_fallback: a.allowCpuFallback ? 1 : 0,
+    model_key: a.modelKey,
+    worker_id: a.workerId,
+    mode: a.mode,
+    gpu_vendor: a.gpuVendor,
+    gpu_indices: toJson(a.gpuIndices),
+    gpu_memory_bytes: a.gpuMemoryBytes,
+    desired: a.desired,
+    state: a.state,
+    message: a.message,
+    endpoint: a.endpoint,
+    explanation: a.explanation ? toJson(a.explanation) : null,
+    moves: a.moves,
+    created_at: a.createdAt,
+    updated_at: a.updatedAt,
+    placed_at: a.placedAt,
+    state_changed_at: a.stateChangedAt,
   };
 }

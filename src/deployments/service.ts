@@ -1,4 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
+import { type ReplicaSpec, replicaGeneration } from '../cluster/index.js';
 import type { Logger } from '../observability/index.js';
 import type { EventLog } from '../events/index.js';
 import { CatapultError } from '../errors/index.js';
@@ -7,7 +8,7 @@ import type { CatapultMigration, Store } from '../store/index.js';
 import { fromJson, tables, toJson } from '../store/index.js';
 import { type Clock, newId } from '../util/index.js';
 import { type DeploymentSpec, type DeploymentSpecInput, type DeploymentUpdate, applyDeploymentUpdate, deploymentSpecSchema } from './spec.js';
-import type { Condition, Deployment, DeploymentState, ReplicaSpec, ReplicaView } from './types.js';
+import type { Condition, Deployment, DeploymentState, ReplicaView } from './types.js';
 
 /** What deployments need to know about a runtime. */
 export interface RuntimeInfo {
@@ -42,15 +43,32 @@ export interface AssignmentView {
   createdAt: number;
 }
 
-/** Places and removes replicas; the cluster manager implements it (agents today; Slurm and Kubernetes later). */
+/**
+ * Where deployments' replicas run. The cluster manager (agents on workers) implements it today; a
+ * Slurm or Kubernetes backend would implement the same three calls. Contract:
+ * - `createAssignment` records one replica slot and tries to place it at once. It resolves with the
+ *   replica whether or not it was placed: an unplaced one has `workerId: null` and an `explanation`
+ *   (`{ summary, reasons }`) saying why, and the placer keeps retrying it as capacity changes.
+ *   `allowCpuFallback` is the deployment's own setting: a replica that asks for GPUs is never
+ *   placed without them unless it is true.
+ * - `removeAssignment` asks the replica to stop (`desired: 'stop'`); it keeps its resources until it
+ *   has stopped, then disappears from `listAssignments`. Removing one twice is harmless.
+ * - `listAssignments` is synchronous and cheap (the reconciler calls it every pass); `state` is
+ *   `pending | assigned | starting | ready | draining | stopped | failed`, and `endpoint` is the
+ *   replica's base URL once it serves. A `failed` replica holds no resources.
+ */
 export interface ReplicaPlacer {
   createAssignment(input: {
+    /** The deployment id; `listAssignments({ owner })` finds its replicas. */
     owner: string;
-    spec: Record<string, unknown>;
+    /** What the replica runs; handed to the worker as is. */
+    spec: ReplicaSpec;
     resources: { cpu: number; memoryBytes: number; gpus: { count?: number | null; memoryBytes: number; vendor?: 'nvidia' | 'amd' | null; type?: string | null } | null };
+    /** Label selectors a worker must match. */
     selectors: Record<string, string>;
     policy: 'binpack' | 'spread';
     allowCpuFallback: boolean;
+    /** `name:version` of the model, for placement affinity with workers that have it cached. */
     modelKey: string | null;
   }): Promise<AssignmentView>;
   removeAssignment(id: string): Promise<unknown>;
@@ -365,7 +383,7 @@ export class DeploymentService {
     const spec = fromJson<DeploymentSpec>(row.spec, {} as DeploymentSpec);
     const desired = row.deleting ? 0 : spec.replicas;
     const running = this.d.placer.listAssignments({ owner: row.id }).filter((a) => a.desired === 'run');
-    const gen = (a: AssignmentView) => Number((a.spec as Partial<ReplicaSpec>).generation ?? 0);
+    const gen = (a: AssignmentView) => replicaGeneration(a.spec);
     const current = running.filter((a) => gen(a) === row.generation);
     const old = running.filter((a) => gen(a) !== row.generation);
     const ready = (a: AssignmentView) => a.state === 'ready';
@@ -472,7 +490,7 @@ export class DeploymentService {
     const gpus = spec.resources.gpus;
     return {
       owner: row.id,
-      spec: replica as unknown as Record<string, unknown>,
+      spec: replica,
       resources: {
         cpu: spec.resources.cpu ?? runtime.resources.cpu,
         memoryBytes: spec.resources.memory ?? (runtime.resources.memoryBytes || DEFAULT_MEMORY),
@@ -501,7 +519,7 @@ export class DeploymentService {
     const assignments = this.d.placer.listAssignments({ owner: row.id });
     const items: ReplicaView[] = assignments.map((a) => ({
       id: a.id,
-      generation: Number((a.spec as Partial<ReplicaSpec>).generation ?? 0),
+      generation: replicaGeneration(a.spec),
       workerId: a.workerId,
       state: a.state,
       desired: a.desired,
@@ -554,7 +572,7 @@ export function deriveState(
   const ready = running.filter((a) => a.state === 'ready').length;
   const unplaced = running.filter((a) => a.workerId === null);
   const failed = running.filter((a) => a.state === 'failed');
-  const current = running.filter((a) => Number((a.spec as Partial<ReplicaSpec>).generation ?? 0) === row.generation);
+  const current = running.filter((a) => replicaGeneration(a.spec) === row.generation);
   const rolling = running.length !== current.length;
   let state: DeploymentState;
   let reason: string;

@@ -51,16 +51,5 @@ export interface Deployment {
   updatedAt: number;
 }
 
-/** What the agent needs to run one replica; stored as the assignment's opaque spec. */
-export interface ReplicaSpec {
-  deploymentId: string;
-  deploymentName: string;
-  generation: number;
-  runtime: string;
-  modelPath: string;
-  modelName: string;
-  args: string[];
-  env: Record<string, string>;
-  options: Record<string, unknown>;
-  readinessTimeoutMs: number | null;
-}
+/** What the agent needs to run one replica; the cluster's wire contract (`replicaSpecSchema`). */
+export type { ReplicaSpec } from '../cluster/index.js';

@@ -8,3 +8,4 @@ export {
   type SupervisorOptions,
 } from './supervisor.js';
 export { groupMembers, isAlive, processStartTime } from './proc.js';
+export { startLifeline, stopRecordedReplicas } from './lifeline.js';

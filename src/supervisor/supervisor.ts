@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Clock, systemClock } from '../util/index.js';
+import { startLifeline } from './lifeline.js';
 import { readFrom, tailFile } from './logs.js';
 import { groupMembers, isAlive, processStartTime, signalGroup } from './proc.js';
 
@@ -77,6 +78,12 @@ export interface SupervisorOptions {
   /** Holds one directory per replica: `state.json` and `output.log`. */
   dir: string;
   clock?: Clock;
+  /**
+   * Replicas end with this process, however it ends (`kill -9` included): a watcher process stops
+   * them when this one is gone (see lifeline.ts). Off for a standalone agent, whose replicas outlive
+   * its restarts and are adopted.
+   */
+  lifeline?: boolean;
 }
 
 const LOG_LINES_ON_FAILURE = 30;
@@ -96,6 +103,7 @@ export class Supervisor extends EventEmitter<{ status: [ProcessStatus] }> {
     super();
     this.clock = opts.clock ?? systemClock;
     mkdirSync(opts.dir, { recursive: true });
+    if (opts.lifeline) startLifeline(opts.dir);
   }
 
   logFile(id: string): string {

@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isAlive } from '../../src/supervisor/index.js';
 import { type TestControlPlane, startTestControlPlane } from '../helpers/controlPlane.js';
 import { type CliProcess, runCatapult, startAgent, startCatapult, until } from './processes.js';
 
@@ -82,6 +83,39 @@ describe('catapult up', () => {
       expect((await list(second.url)).map((w) => w.id)).toEqual([workers[0]!.id]);
       await second.up.kill('SIGTERM');
     } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('takes its model servers with it when it is killed with SIGKILL: nothing is left holding their ports', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'catapult-up-kill-'));
+    const up = startCatapult(['up', '--data-dir', dataDir, '--api-port', '0', '--gateway-port', '0', '--no-demo', '--log-level', 'warn']);
+    let pid: number | undefined;
+    try {
+      const [, url] = (await up.waitFor(/API {8}(http:\/\/\S+)\/api\/v1/)) as unknown as [string, string];
+      const key = readFileSync(join(dataDir, 'admin.key'), 'utf8').trim();
+      const pidFile = join(dataDir, 'server.pid');
+      const server = `require('node:fs').writeFileSync(${JSON.stringify(pidFile)}, String(process.pid)); require('node:http').createServer((q, s) => s.end('ok')).listen(Number(process.argv[1]), '127.0.0.1')`;
+      const res = await fetch(`${url}/api/v1/deployments`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'srv', runtime: 'custom', options: { command: [process.execPath, '-e', server, '{port}'] } }),
+      });
+      expect(res.status, await res.clone().text()).toBe(201);
+      const endpoint = await until('the replica to be ready', async () => {
+        const d = (await (await fetch(`${url}/api/v1/deployments/srv`, { headers: { authorization: `Bearer ${key}` } })).json()) as { state: string; replicas: { items: { url: string }[] } };
+        return d.state === 'active' ? d.replicas.items[0]!.url : undefined;
+      });
+      expect(await (await fetch(`${endpoint}/health`)).text()).toBe('ok');
+      pid = Number(readFileSync(pidFile, 'utf8'));
+      expect(isAlive(pid)).toBe(true);
+
+      await up.kill('SIGKILL');
+      await until('the model server to end with catapult up', () => !isAlive(pid!), 20_000);
+      await expect(fetch(`${endpoint}/health`)).rejects.toThrow();
+    } finally {
+      await up.kill('SIGKILL');
+      if (pid !== undefined && isAlive(pid)) process.kill(pid, 'SIGKILL');
       rmSync(dataDir, { recursive: true, force: true });
     }
   });

@@ -18,7 +18,7 @@ describe('a failed replica gives back what it reserved', () => {
   const get = async (name: string) => (await t.call('GET', `/api/v1/deployments/${name}`)).json() as Promise<any>;
 
   beforeAll(async () => {
-    t = await startTestControlPlane('sqlite', { env: { CATAPULT_HEARTBEAT_INTERVAL_MS: '200' } });
+    t = await startTestControlPlane('sqlite', { env: { CATAPULT_HEARTBEAT_INTERVAL_MS: '200', CATAPULT_MISSED_HEARTBEATS: '50' } });
     executor = new ProcessExecutor({ dir: join(dir.dir, 'replicas'), bindHost: '127.0.0.1', advertiseHost: '127.0.0.1', baseEnv: inheritedEnvironment(), restart: { backoffBaseMs: 50, backoffMaxMs: 200, crashLoopCount: 3, crashLoopWindowMs: 600_000 } });
     const { secret } = await t.cp.cluster.createJoinToken({ name: 'test' }, null);
     // Room for one replica of 3 cores at a time.

@@ -35,7 +35,8 @@ describe('GPU requests on a worker with one H200 (a real agent process, a script
   };
 
   beforeAll(async () => {
-    t = await startTestControlPlane('sqlite', { env: { CATAPULT_HEARTBEAT_INTERVAL_MS: '200' } });
+    // A busy test machine may delay the agent's heartbeats; only placement is under test here.
+    t = await startTestControlPlane('sqlite', { env: { CATAPULT_HEARTBEAT_INTERVAL_MS: '200', CATAPULT_MISSED_HEARTBEATS: '50' } });
     dir = mkdtempSync(join(tmpdir(), 'catapult-h200-'));
     const { secret } = await t.cp.cluster.createJoinToken({ name: 'h200' }, null);
     agent = startCatapult(['agent', '--server', t.url, '--token', secret, '--name', 'h200', '--data-dir', join(dir, 'agent'), '--log-level', 'warn'], {
@@ -60,7 +61,7 @@ describe('GPU requests on a worker with one H200 (a real agent process, a script
     await create({ name: 'two-gpus', runtime: 'custom', resources: { gpus: { count: 2 } }, options: { command: NEEDS_GPU } });
     const d = await until('two-gpus explained', async () => {
       const x = await get('/api/v1/deployments/two-gpus');
-      return x.state === 'scheduling' && x.replicas.items[0]?.explanation ? x : undefined;
+      return x.state === 'scheduling' && JSON.stringify(x.replicas.items[0]?.explanation ?? null).includes('needs 2 GPUs') ? x : undefined;
     });
     expect(d.replicas.items[0]).toMatchObject({ workerId: null, gpuIndices: [] });
     expect(d.conditions.find((c: any) => c.type === 'Scheduled')).toMatchObject({ status: 'False', reason: 'Unschedulable' });
@@ -72,7 +73,7 @@ describe('GPU requests on a worker with one H200 (a real agent process, a script
     await create({ name: 'too-much-memory', runtime: 'custom', resources: { gpus: { count: 1, memory: '200GiB' } }, options: { command: NEEDS_GPU } });
     const d = await until('too-much-memory explained', async () => {
       const x = await get('/api/v1/deployments/too-much-memory');
-      return x.state === 'scheduling' && x.replicas.items[0]?.explanation ? x : undefined;
+      return x.state === 'scheduling' && JSON.stringify(x.replicas.items[0]?.explanation ?? null).includes('200.0 GiB') ? x : undefined;
     });
     expect(d.replicas.items[0]).toMatchObject({ workerId: null, gpuIndices: [] });
     expect(JSON.stringify(d.replicas.items[0].explanation)).toContain('worker h200: GPU 0 has 140.4 GiB free, needs 200.0 GiB');

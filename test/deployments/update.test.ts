@@ -54,7 +54,7 @@ describe('a deployment update changes only the fields it names', () => {
   };
 
   beforeAll(async () => {
-    t = await startTestControlPlane('sqlite', { env: { CATAPULT_HEARTBEAT_INTERVAL_MS: '200' } });
+    t = await startTestControlPlane('sqlite', { env: { CATAPULT_HEARTBEAT_INTERVAL_MS: '200', CATAPULT_MISSED_HEARTBEATS: '50' } });
     const { secret } = await t.cp.cluster.createJoinToken({ name: 'test' }, null);
     // Replicas are only reported here: what matters is which ones the control plane keeps or replaces.
     const executor = new NoopExecutor({ stateFile: join(dir.dir, 'noop.json') });

@@ -29,7 +29,7 @@ interface AgentFlags {
  * What runs replicas: real processes (the default), or `noop`, which only reports assignments as
  * running, for control-plane tests and fleet-scale simulations without model servers.
  */
-export function replicaExecutor(kind: string | undefined, dataDir: string, advertiseHost: string, portRange?: PortRange): ReplicaExecutor {
+export function replicaExecutor(kind: string | undefined, dataDir: string, advertiseHost: string, opts: { portRange?: PortRange; lifeline?: boolean } = {}): ReplicaExecutor {
   if (kind === 'noop') return new NoopExecutor({ stateFile: join(dataDir, 'noop-replicas.json') });
   if (kind !== undefined && kind !== 'process') throw new Error(`--replicas: '${kind}' is not process or noop`);
   return new ProcessExecutor({
@@ -37,7 +37,8 @@ export function replicaExecutor(kind: string | undefined, dataDir: string, adver
     bindHost: advertiseHost === '127.0.0.1' ? '127.0.0.1' : '0.0.0.0',
     advertiseHost,
     baseEnv: inheritedEnvironment(),
-    ...(portRange ? { portRange } : {}),
+    ...(opts.portRange ? { portRange: opts.portRange } : {}),
+    lifeline: opts.lifeline ?? false,
   });
 }
 
@@ -76,7 +77,7 @@ async function runAgent(flags: AgentFlags): Promise<void> {
     dataDir: flags.dataDir ? flags.dataDir : join(config.dataDir, 'agent'),
     ...(fakeGpus ? { fakeGpus } : {}),
     capacity: { ...(cpuCores !== undefined ? { cpuCores } : {}), ...(memoryBytes !== undefined ? { memoryBytes } : {}) },
-    executor: replicaExecutor(flags.replicas, flags.dataDir ? flags.dataDir : join(config.dataDir, 'agent'), flags.advertiseHost ?? '127.0.0.1', portRange),
+    executor: replicaExecutor(flags.replicas, flags.dataDir ? flags.dataDir : join(config.dataDir, 'agent'), flags.advertiseHost ?? '127.0.0.1', portRange ? { portRange } : {}),
     bench: flags.bench !== false,
     clock,
     log,
@@ -139,7 +140,8 @@ export async function startEmbeddedAgent(
 ): Promise<{ agent: Agent; executor: ProcessExecutor; line: string } | { agent: undefined; executor: undefined; line: string }> {
   const { token, secret } = await cp.cluster.createJoinToken({ name: 'local agent (catapult up)', maxUses: 1, expiresAt: systemClock.now() + 10 * 60_000 }, null);
   const agentDir = join(dataDir, 'agent');
-  const executor = replicaExecutor('process', agentDir, '127.0.0.1') as ProcessExecutor;
+  // `up` is one program: its model servers end with it, even when it is killed with SIGKILL.
+  const executor = replicaExecutor('process', agentDir, '127.0.0.1', { lifeline: true }) as ProcessExecutor;
   const agent = new Agent({
     server: cp.url,
     joinToken: secret,

@@ -37,7 +37,8 @@ export const simulatorOptionsSchema = z.strictObject({
     .number()
     .int()
     .min(16)
-    .max(1_048_576)
+    // A request's text is made up front (a few ms for 32k tokens); the ceiling bounds that work.
+    .max(262_144)
     .default(32_768)
     .describe('context window in tokens (vLLM max_model_len): prompt + max_tokens beyond it is a 400, as a real server answers'),
   maxConcurrency: z.coerce.number().int().min(1).default(256).describe('sequences generated at once (vLLM max_num_seqs); more wait in a FIFO queue'),
