@@ -45,7 +45,8 @@ export async function main(argv: string[]): Promise<void> {
     if (err instanceof CommanderError) {
       process.exit(err.exitCode === 0 ? 0 : 2);
     }
-    if (err instanceof ApiError) {
+    // An unreachable server (status 0) has no code worth showing: its message says what to do.
+    if (err instanceof ApiError && err.status !== 0) {
       const lines = [`error: ${err.message} (${err.code}, HTTP ${err.status})`];
       for (const e of err.errors ?? []) lines.push(`  ${e.path}: ${e.message}`);
       if (err.hint) lines.push(`hint: ${err.hint}`);
