@@ -14,6 +14,36 @@ function walk(dir: string): string[] {
 
 const domains = readdirSync(SRC).filter((d) => statSync(join(SRC, d)).isDirectory());
 
+/**
+ * The floors of the building: a domain may import only domains on floors below its own, so
+ * foundations never learn about the systems built on them and no two domains depend on each other.
+ * A new domain folder goes into this table, on the lowest floor whose imports it needs.
+ */
+const FLOORS: { floor: number; name: string; domains: string[]; why: string }[] = [
+  { floor: 0, name: 'core', domains: ['config', 'errors', 'observability', 'util', 'sse'], why: 'leaves every domain may use: settings, the error catalogue, logging and metrics, small helpers, the SSE parser' },
+  { floor: 1, name: 'adapters', domains: ['store', 'client'], why: 'the two doors to the outside: the database and the control-plane HTTP client' },
+  { floor: 2, name: 'records', domains: ['events', 'audit', 'secrets'], why: 'durable records over the store: the event log, the audit log, secrets encrypted at rest' },
+  { floor: 3, name: 'state', domains: ['auth', 'models', 'tasks'], why: 'state machines over the store and events that the systems share: keys, the model catalogue, the task engine' },
+  { floor: 4, name: 'processes', domains: ['runtimes', 'supervisor'], why: 'how a model server is described and run as a process; no control-plane state' },
+  { floor: 5, name: 'systems', domains: ['cluster', 'deployments', 'gateway'], why: 'the control plane’s systems, each on its own; they meet only in the composition root' },
+  { floor: 6, name: 'benchmarks', domains: ['bench'], why: 'benchmarks drive deployments through the gateway and run as tasks' },
+  { floor: 7, name: 'backends', domains: ['agent', 'slurm'], why: 'what runs replicas and shards on machines: the agent process and the Slurm backend' },
+  { floor: 8, name: 'api', domains: ['api'], why: 'the HTTP face of every system below' },
+  { floor: 9, name: 'composition', domains: ['server'], why: 'the composition root wires every system and starts the API' },
+  { floor: 10, name: 'commands', domains: ['cli'], why: 'the catapult command starts servers and agents and talks to the API' },
+];
+
+const floorOf = new Map(FLOORS.flatMap((f) => f.domains.map((d) => [d, f] as const)));
+
+/** Every relative import (static, re-export, or dynamic) of a file, with the domain it lands in. */
+function importsOf(file: string): { spec: string; domain: string }[] {
+  const text = readFileSync(file, 'utf8');
+  return [...text.matchAll(/(?:\bfrom\s+|\bimport\s*\(\s*|^import\s+)'(\.{1,2}\/[^']+)'/gm)].flatMap((m) => {
+    const rel = relative(SRC, resolve(dirname(file), m[1]!));
+    return rel.startsWith('..') ? [] : [{ spec: m[1]!, domain: rel.split('/')[0]! }];
+  });
+}
+
 describe('module boundaries', () => {
   it('imports another domain only through its index.ts', () => {
     const violations: string[] = [];
@@ -64,6 +94,32 @@ describe('module boundaries', () => {
     };
     for (const node of graph.keys()) if (!state.has(node)) visit(node);
     expect(cycles).toEqual([]);
+  });
+
+  it('puts every domain folder on a floor of the layering table', () => {
+    const unknown = domains
+      .filter((d) => !floorOf.has(d))
+      .map((d) => `src/${d} is on no floor: add it to FLOORS in test/architecture.test.ts, on the lowest floor whose imports it needs`);
+    expect(unknown).toEqual([]);
+  });
+
+  it('imports only domains on lower floors', () => {
+    const violations: string[] = [];
+    for (const file of walk(SRC)) {
+      const own = relative(SRC, file).split('/')[0]!;
+      const mine = floorOf.get(own);
+      if (!mine) continue; // reported by the test above
+      for (const { spec, domain } of importsOf(file)) {
+        if (domain === own) continue;
+        const theirs = floorOf.get(domain);
+        if (theirs && theirs.floor < mine.floor) continue;
+        violations.push(
+          `${relative(ROOT, file)} imports ${spec}: ${own} is on floor ${mine.floor} (${mine.name}) and may import only lower floors, ` +
+            (theirs ? `but ${domain} is on floor ${theirs.floor} (${theirs.name})` : `but ${domain} is on no floor`),
+        );
+      }
+    }
+    expect(violations).toEqual([]);
   });
 
   it('gives every domain folder an index.ts and a README.md', () => {

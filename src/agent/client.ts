@@ -1,31 +1,27 @@
+import { ApiError, ControlPlaneClient } from '../client/index.js';
 import type { AgentAssignment, HeartbeatBody, HeartbeatResponse, RegisterBody, RegisterResponse } from '../cluster/index.js';
 
-/** An error answer from the control plane (problem+json), or no answer at all (status 0). */
-export class ServerError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'ServerError';
-  }
-
-  /** The server could not be reached or answered 5xx/503: worth retrying as it is. */
-  get transient(): boolean {
-    return this.status === 0 || this.status >= 500 || this.status === 429;
-  }
-}
+/** The agent's name for the control-plane error (an answer, or none at all: status 0). */
+export { ApiError as ServerError };
 
 /** The agent's side of the agent protocol (register, heartbeat, assignment long-poll). */
 export class AgentClient {
-  /** The join token while joining, the agent credential afterwards. */
-  bearer: string | undefined;
+  private readonly http: ControlPlaneClient;
 
   constructor(
     readonly baseUrl: string,
-    private readonly fetchImpl: typeof fetch = fetch,
-  ) {}
+    fetchImpl: typeof fetch = fetch,
+  ) {
+    this.http = new ControlPlaneClient({ baseUrl, fetch: fetchImpl });
+  }
+
+  /** The join token while joining, the agent credential afterwards. */
+  get bearer(): string | undefined {
+    return this.http.bearer;
+  }
+  set bearer(value: string | undefined) {
+    this.http.bearer = value;
+  }
 
   register(body: RegisterBody): Promise<RegisterResponse> {
     return this.request<RegisterResponse>('POST', '/api/v1/agents/register', body);
@@ -74,43 +70,10 @@ export class AgentClient {
 
   /** PUTs a file as a raw body. */
   upload(path: string, contentType: string, body: AsyncIterable<Uint8Array> | Uint8Array): Promise<unknown> {
-    return this.send('PUT', path, { body: body as NonNullable<RequestInit['body']>, contentType });
+    return this.http.raw('PUT', path, { body: body as NonNullable<RequestInit['body']>, contentType });
   }
 
   private request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
-    return this.send<T>(method, path, body === undefined ? undefined : { body: JSON.stringify(body), contentType: 'application/json' }, signal);
-  }
-
-  /** Sends a request; an unreachable server or an error answer becomes a ServerError. */
-  private async send<T>(method: string, path: string, payload?: { body: NonNullable<RequestInit['body']>; contentType: string }, signal?: AbortSignal): Promise<T> {
-    let res: Response;
-    try {
-      res = await this.fetchImpl(this.baseUrl + path, {
-        method,
-        headers: {
-          ...(this.bearer ? { authorization: `Bearer ${this.bearer}` } : {}),
-          ...(payload ? { 'content-type': payload.contentType } : {}),
-        },
-        // A streamed body (an upload) needs half-duplex; a string does not mind it.
-        ...(payload ? { body: payload.body, duplex: 'half' } : {}),
-        ...(signal ? { signal } : {}),
-      });
-    } catch (err) {
-      if (signal?.aborted) throw err;
-      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
-      throw new ServerError(0, 'UNREACHABLE', `cannot reach ${this.baseUrl} (${cause})`);
-    }
-    const text = await res.text();
-    let data: unknown;
-    try {
-      data = text ? JSON.parse(text) : undefined;
-    } catch {
-      data = undefined;
-    }
-    if (!res.ok) {
-      const p = (data ?? {}) as { code?: string; detail?: string };
-      throw new ServerError(res.status, p.code ?? `HTTP_${res.status}`, p.detail ?? res.statusText);
-    }
-    return data as T;
+    return this.http.json<T>(method, path, body, signal ? { signal } : {});
   }
 }

@@ -3,15 +3,12 @@ import type { AuditLog } from '../audit/index.js';
 import type { Config } from '../config/index.js';
 import type { EventLog } from '../events/index.js';
 import type { Logger, Registry } from '../observability/index.js';
-import type { DeploymentService, ReplicaLogs } from '../deployments/index.js';
-import type { ModelService } from '../models/index.js';
 import type { Store } from '../store/index.js';
-import type { TaskEngine } from '../tasks/index.js';
-import type { App } from './route.js';
+import type { RoutePlugin } from './route.js';
 import type { Clock } from '../util/index.js';
 
-/** The shared resources every system receives explicitly (no DI container). */
-export interface Resources {
+/** What the API itself uses of the composition root's resources (each system names its own). */
+export interface ApiResources {
   config: Config;
   store: Store;
   clock: Clock;
@@ -35,22 +32,13 @@ export type Principal =
 export type CredentialResolver = (secret: string) => Promise<Principal | undefined>;
 
 export interface ApiDeps {
-  resources: Resources;
+  resources: ApiResources;
   keys: KeyService;
   audit: AuditLog;
-  /** Extra sections for /api/v1/cluster/status. */
-  statusSections?: Record<string, StatusSection>;
   /** Extra credential kinds accepted on routes that allow them. */
   credentialResolvers?: CredentialResolver[];
-  models?: ModelService;
-  deployments?: DeploymentService;
-  replicaLogs?: ReplicaLogs;
-  /** Runtime names with what they serve, for choosing one from a model format. */
-  runtimeForFormat?: (format: string) => string | undefined;
-  /** The durable task engine: task routes and the agents' claim/heartbeat/complete routes. */
-  tasks?: TaskEngine;
-  /** Route plugins contributed by later domains. */
-  routes?: ((app: App, deps: ApiDeps) => void)[];
+  /** The routes of the systems this server runs, each built from its own services. */
+  routes?: RoutePlugin[];
 }
 
 declare module 'fastify' {

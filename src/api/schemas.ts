@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { SCOPES } from '../auth/index.js';
 
 /** Query-string booleans: only the words true and false. */
 export const queryBool = z
@@ -22,25 +21,6 @@ export const problemSchema = z
     errors: z.array(z.object({ path: z.string(), message: z.string(), line: z.number().nullable().optional(), column: z.number().nullable().optional() })).optional(),
   })
   .meta({ id: 'Problem', description: 'An error, as application/problem+json (RFC 9457), with a stable `code`.' });
-
-export const scopeSchema = z.enum(SCOPES);
-
-export const apiKeySchema = z
-  .object({
-    id: z.string(),
-    name: z.string(),
-    prefix: z.string(),
-    scopes: z.array(scopeSchema),
-    deployments: z.array(z.string()).nullable(),
-    rateLimitRpm: z.number().nullable(),
-    rateLimitTpm: z.number().nullable(),
-    createdAt: z.number(),
-    createdBy: z.string().nullable(),
-    lastUsedAt: z.number().nullable(),
-    expiresAt: z.number().nullable(),
-    revokedAt: z.number().nullable(),
-  })
-  .meta({ id: 'ApiKey' });
 
 /** Standard error responses added to every authenticated route's documentation. */
 export const errorResponses = {

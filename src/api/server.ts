@@ -10,11 +10,9 @@ import type { ApiDeps } from './context.js';
 import { sendProblem } from './errors.js';
 import type { App } from './route.js';
 import { auditRoutes } from './routes/audit.js';
-import { clusterStatusRoutes } from './routes/cluster.js';
 import { eventRoutes } from './routes/events.js';
 import { keyRoutes } from './routes/keys.js';
 import { systemRoutes } from './routes/system.js';
-import { taskRoutes } from './routes/tasks.js';
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
@@ -119,13 +117,8 @@ export async function buildApi(deps: ApiDeps): Promise<App> {
   await app.register(swaggerUi, { routePrefix: '/api/docs', staticCSP: true });
   app.get('/api/openapi.json', { schema: { hide: true } }, () => app.swagger());
 
-  systemRoutes(app, deps);
-  keyRoutes(app, deps);
-  auditRoutes(app, deps);
-  eventRoutes(app, deps);
-  clusterStatusRoutes(app, deps);
-  taskRoutes(app, deps);
-  for (const register of deps.routes ?? []) register(app, deps);
+  // The foundation's routes, then those of the systems the composition root runs.
+  for (const register of [systemRoutes(resources), keyRoutes(deps.keys), auditRoutes(deps.audit), eventRoutes(resources), ...(deps.routes ?? [])]) register(app);
 
   return app;
 }

@@ -5,9 +5,11 @@ export {
   KeyService,
   SCOPES,
   type Scope,
+  apiKeySchema,
   generateSecret,
   hasScope,
   hashSecret,
   keyMigrations,
   sameHash,
+  scopeSchema,
 } from './keys.js';

@@ -1,4 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
 import type { EventLog } from '../events/index.js';
 import { CatapultError } from '../errors/index.js';
 import type { CatapultMigration, Store } from '../store/index.js';
@@ -27,25 +28,30 @@ export function hasScope(keyScopes: readonly Scope[], required: Scope): boolean 
   return keyScopes.some((s) => GRANTS[s].includes(required));
 }
 
+export const scopeSchema = z.enum(SCOPES);
+
 /** What is known about a key; the secret itself is never stored or returned after creation. */
-export interface ApiKey {
-  id: string;
-  name: string;
-  /** The first characters of the secret, to recognise it in lists. */
-  prefix: string;
-  scopes: Scope[];
-  /** When set, `infer` is allowed only for these deployments (names or ids). */
-  deployments: string[] | null;
-  /** Requests per minute allowed on the data plane; null: unlimited. */
-  rateLimitRpm: number | null;
-  /** Tokens per minute allowed on the data plane; null: unlimited. */
-  rateLimitTpm: number | null;
-  createdAt: number;
-  createdBy: string | null;
-  lastUsedAt: number | null;
-  expiresAt: number | null;
-  revokedAt: number | null;
-}
+export const apiKeySchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    // The first characters of the secret, to recognise it in lists.
+    prefix: z.string(),
+    scopes: z.array(scopeSchema),
+    // When set, `infer` is allowed only for these deployments (names or ids).
+    deployments: z.array(z.string()).nullable(),
+    // Requests per minute allowed on the data plane; null: unlimited.
+    rateLimitRpm: z.number().nullable(),
+    // Tokens per minute allowed on the data plane; null: unlimited.
+    rateLimitTpm: z.number().nullable(),
+    createdAt: z.number(),
+    createdBy: z.string().nullable(),
+    lastUsedAt: z.number().nullable(),
+    expiresAt: z.number().nullable(),
+    revokedAt: z.number().nullable(),
+  })
+  .meta({ id: 'ApiKey' });
+export type ApiKey = z.infer<typeof apiKeySchema>;
 
 /**
  * What a data-plane gateway needs to check a key in memory: the SHA-256 hash (never the secret), scopes,

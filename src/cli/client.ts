@@ -1,26 +1,25 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ApiError, ControlPlaneClient } from '../client/index.js';
 import type { Config } from '../config/index.js';
 
-/** An API error as the CLI shows it. */
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly hint?: string,
-    readonly errors?: { path: string; message: string }[],
-  ) {
-    super(message);
-  }
-}
+export { ApiError };
 
-/** Thin HTTP client over the control-plane API for CLI commands. */
+/** The control-plane client as CLI commands use it: the admin key from config or the data dir. */
 export class ApiClient {
-  constructor(
-    readonly baseUrl: string,
-    private readonly key: string,
-  ) {}
+  private readonly http: ControlPlaneClient;
+
+  constructor(baseUrl: string, key: string) {
+    this.http = new ControlPlaneClient({
+      baseUrl,
+      bearer: key,
+      unreachable: (url, cause) => `Cannot reach the Catapult API at ${url} (${cause}). Is it running? Set CATAPULT_URL to point elsewhere.`,
+    });
+  }
+
+  get baseUrl(): string {
+    return this.http.baseUrl;
+  }
 
   static fromConfig(config: Config): ApiClient {
     let key = config.apiKey;
@@ -29,46 +28,16 @@ export class ApiClient {
     if (!key) {
       throw new Error(`No API key: set CATAPULT_API_KEY, or run where ${keyFile} exists (catapult up writes it).`);
     }
-    return new ApiClient(config.url.replace(/\/$/, ''), key);
+    return new ApiClient(config.url, key);
   }
 
-  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const text = await this.exchange(method, path, body);
-    return (text ? JSON.parse(text) : undefined) as T;
+  request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return this.http.json<T>(method, path, body);
   }
 
   /** A GET whose answer is text (downloads: CSV, JSONL). */
   text(path: string): Promise<string> {
-    return this.exchange('GET', path);
-  }
-
-  /** Sends a request and returns the answer's text; an error answer becomes an ApiError. */
-  private async exchange(method: string, path: string, body?: unknown): Promise<string> {
-    let res: Response;
-    try {
-      res = await fetch(this.baseUrl + path, {
-        method,
-        headers: {
-          authorization: `Bearer ${this.key}`,
-          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-        },
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      });
-    } catch (err) {
-      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
-      throw new Error(`Cannot reach the Catapult API at ${this.baseUrl} (${cause}). Is it running? Set CATAPULT_URL to point elsewhere.`);
-    }
-    const text = await res.text();
-    if (!res.ok) {
-      let p: { code?: string; detail?: string; hint?: string; errors?: { path: string; message: string }[] } = {};
-      try {
-        p = JSON.parse(text) as typeof p;
-      } catch {
-        // not a problem document
-      }
-      throw new ApiError(res.status, p.code ?? `HTTP_${res.status}`, p.detail ?? res.statusText, p.hint, p.errors);
-    }
-    return text;
+    return this.http.text('GET', path);
   }
 
   get<T>(path: string): Promise<T> {

@@ -2,16 +2,31 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/index.js';
 import { packageInfo } from '../util/index.js';
 import { ApiError } from './client.js';
-import { registerAgent } from './commands/agent.js';
-import { registerBench } from './commands/bench.js';
-import { registerDeployments } from './commands/deployments.js';
-import { registerGateway } from './commands/gateway.js';
-import { registerKeys } from './commands/keys.js';
-import { registerRuntime } from './commands/runtime.js';
-import { registerUp } from './commands/up.js';
-import { registerWorkers } from './commands/workers.js';
 
-export function buildProgram(): Command {
+/**
+ * The command groups, in the order help lists them, with the top-level commands each adds. A group's
+ * module (and what it imports: the server, the agent, the runtimes) loads only when one of its
+ * commands runs, so `catapult deployments ls` does not pay for starting a control plane.
+ */
+const GROUPS: { commands: string[]; load: () => Promise<(program: Command) => void> }[] = [
+  { commands: ['up', 'server'], load: async () => (await import('./commands/up.js')).registerUp },
+  { commands: ['gateway'], load: async () => (await import('./commands/gateway.js')).registerGateway },
+  { commands: ['keys'], load: async () => (await import('./commands/keys.js')).registerKeys },
+  { commands: ['models', 'deploy', 'deployments'], load: async () => (await import('./commands/deployments.js')).registerDeployments },
+  { commands: ['agent'], load: async () => (await import('./commands/agent.js')).registerAgent },
+  { commands: ['workers', 'join-token'], load: async () => (await import('./commands/workers.js')).registerWorkers },
+  { commands: ['runtime'], load: async () => (await import('./commands/runtime.js')).registerRuntime },
+  { commands: ['bench'], load: async () => (await import('./commands/bench.js')).registerBench },
+];
+
+/**
+ * Builds the command line for `argv`: only the group of the command named there, or every group
+ * when none is named (help, version, a typo that deserves suggestions).
+ */
+export async function buildProgram(argv: string[] = process.argv): Promise<Command> {
+  const named = argv.slice(2).find((a) => !a.startsWith('-'));
+  const only = GROUPS.find((g) => named !== undefined && g.commands.includes(named));
+  const registers = await Promise.all((only ? [only] : GROUPS).map((g) => g.load()));
   const program = new Command();
   program
     .name('catapult')
@@ -19,14 +34,7 @@ export function buildProgram(): Command {
     .version(packageInfo().version, '-V, --version')
     .showHelpAfterError()
     .exitOverride();
-  registerUp(program);
-  registerGateway(program);
-  registerKeys(program);
-  registerDeployments(program);
-  registerAgent(program);
-  registerWorkers(program);
-  registerRuntime(program);
-  registerBench(program);
+  for (const register of registers) register(program);
   program
     .command('version')
     .description('Print the version')
@@ -38,14 +46,15 @@ export function buildProgram(): Command {
 
 /** Runs the CLI; errors become one clear message and exit code 1 (2 for usage errors). */
 export async function main(argv: string[]): Promise<void> {
-  const program = buildProgram();
+  const program = await buildProgram(argv);
   try {
     await program.parseAsync(argv);
   } catch (err) {
     if (err instanceof CommanderError) {
       process.exit(err.exitCode === 0 ? 0 : 2);
     }
-    if (err instanceof ApiError) {
+    // An unreachable server (status 0) has no code worth showing: its message says what to do.
+    if (err instanceof ApiError && err.status !== 0) {
       const lines = [`error: ${err.message} (${err.code}, HTTP ${err.status})`];
       for (const e of err.errors ?? []) lines.push(`  ${e.path}: ${e.message}`);
       if (err.hint) lines.push(`hint: ${err.hint}`);

@@ -20,5 +20,15 @@ export {
   deploymentSpecSchema,
   deploymentUpdateSchema,
 } from './spec.js';
-export { type Condition, DEPLOYMENT_STATES, type Deployment, type DeploymentState, type ReplicaSpec, type ReplicaView } from './types.js';
+export {
+  type Condition,
+  DEPLOYMENT_STATES,
+  type Deployment,
+  type DeploymentState,
+  type DeploymentView,
+  type ReplicaSpec,
+  type ReplicaView,
+  deploymentSchema,
+  replicaViewSchema,
+} from './types.js';
 export { type LogLine, ReplicaLogs, logMigrations } from './logs.js';

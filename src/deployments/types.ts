@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { DeploymentSpec } from './spec.js';
 
 /**
@@ -17,19 +18,20 @@ export interface Condition {
   since: number;
 }
 
-export interface ReplicaView {
-  id: string;
-  generation: number;
-  workerId: string | null;
-  state: string;
-  desired: 'run' | 'stop';
-  gpuIndices: number[];
-  /** Where the replica serves, once its agent reports it. */
-  url: string | null;
-  message: string | null;
-  /** Why it is not placed, per worker, with the arithmetic. */
-  explanation: unknown;
-}
+export const replicaViewSchema = z.object({
+  id: z.string(),
+  generation: z.number(),
+  workerId: z.string().nullable(),
+  state: z.string(),
+  desired: z.enum(['run', 'stop']),
+  gpuIndices: z.array(z.number()),
+  // Where the replica serves, once its agent reports it.
+  url: z.string().nullable(),
+  message: z.string().nullable(),
+  // Why it is not placed, per worker, with the arithmetic.
+  explanation: z.unknown(),
+});
+export type ReplicaView = z.infer<typeof replicaViewSchema>;
 
 export interface Deployment {
   id: string;
@@ -50,6 +52,34 @@ export interface Deployment {
   createdAt: number;
   updatedAt: number;
 }
+
+/**
+ * A deployment as the API documents it. The spec is shown loosely (the console renders it as YAML)
+ * and state as text, so `Deployment` above is the narrower type the service returns; the compiler
+ * checks below that every `Deployment` fits this schema.
+ */
+export const deploymentSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    modelId: z.string().nullable(),
+    runtime: z.string(),
+    protocol: z.string(),
+    spec: z.unknown(),
+    generation: z.number(),
+    state: z.string(),
+    reason: z.string().nullable(),
+    conditions: z.array(z.object({ type: z.string(), status: z.string(), reason: z.string(), message: z.string(), since: z.number() })),
+    urls: z.record(z.string(), z.string()),
+    replicas: z.object({ desired: z.number(), ready: z.number(), total: z.number(), items: z.array(replicaViewSchema) }),
+    createdAt: z.number(),
+    updatedAt: z.number(),
+  })
+  .meta({ id: 'Deployment' });
+export type DeploymentView = z.infer<typeof deploymentSchema>;
+// Fails to compile when a Deployment field drifts from what the API documents.
+type Fits<T extends DeploymentView> = T;
+export type _DeploymentFitsItsSchema = Fits<Deployment>;
 
 /** What the agent needs to run one replica; the cluster's wire contract (`replicaSpecSchema`). */
 export type { ReplicaSpec } from '../cluster/index.js';

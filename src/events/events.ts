@@ -1,17 +1,21 @@
 import { sql } from 'kysely';
+import { z } from 'zod';
 import type { AnyDb, CatapultMigration, Store } from '../store/index.js';
 import { fromJson, tables, toJson } from '../store/index.js';
 import type { Clock } from '../util/index.js';
 
 /** What a subscriber receives: one committed resource change. */
-export interface CatapultEvent {
-  seq: number;
-  ts: number;
-  /** `<kind>.<verb>`, e.g. `key.created`, `worker.not_ready`. */
-  type: string;
-  subject: { kind: string; id: string };
-  data: Record<string, unknown>;
-}
+export const eventSchema = z
+  .object({
+    seq: z.number(),
+    ts: z.number(),
+    // `<kind>.<verb>`, e.g. `key.created`, `worker.not_ready`.
+    type: z.string(),
+    subject: z.object({ kind: z.string(), id: z.string() }),
+    data: z.record(z.string(), z.unknown()),
+  })
+  .meta({ id: 'Event' });
+export type CatapultEvent = z.infer<typeof eventSchema>;
 
 export interface EventInput {
   type: string;

@@ -1,1 +1,1 @@
-export { type CatapultEvent, type EventInput, EventLog, eventMigrations } from './events.js';
+export { type CatapultEvent, type EventInput, EventLog, eventMigrations, eventSchema } from './events.js';

@@ -1,4 +1,5 @@
 import type { KeyCredential, KeyService } from '../auth/index.js';
+import { ApiError, ControlPlaneClient, problemError } from '../client/index.js';
 import type { CatapultEvent, EventLog } from '../events/index.js';
 import type { Logger } from '../observability/index.js';
 import type { RouteRegistry } from './registry.js';
@@ -79,6 +80,7 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
 }
 
 function errorText(err: unknown): string {
+  if (err instanceof ApiError && err.status !== 0) return `${err.message} (${err.code}, HTTP ${err.status})`;
   if (err instanceof Error) {
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
     return cause?.code ? `${err.message} (${cause.code})` : err.message;
@@ -198,15 +200,6 @@ export interface RemoteSourceOptions {
   requestTimeoutMs?: number;
 }
 
-class HttpStatusError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 function routeFromView(view: RouteView): Route {
   const { hasUpstreamHeaders: _, ...route } = view;
   return route;
@@ -233,26 +226,8 @@ export function remoteSource(opts: RemoteSourceOptions): RouteSource {
   let loop: Promise<void> | undefined;
   let wake: (() => void) | undefined;
 
-  const headers = { authorization: `Bearer ${opts.key}`, accept: 'application/json' };
-
-  async function getJson<T>(path: string): Promise<T | undefined> {
-    const res = await fetch(base + path, { headers, signal: AbortSignal.timeout(requestMs) });
-    if (res.status === 404) {
-      await res.body?.cancel();
-      return undefined;
-    }
-    if (!res.ok) {
-      const text = await res.text().catch(() => '');
-      let detail = text.slice(0, 300);
-      try {
-        detail = (JSON.parse(text) as { detail?: string }).detail ?? detail;
-      } catch {
-        // not JSON: keep the text
-      }
-      throw new HttpStatusError(res.status, `GET ${path} answered ${res.status}: ${detail}`);
-    }
-    return (await res.json()) as T;
-  }
+  const http = new ControlPlaneClient({ baseUrl: base, bearer: opts.key, timeoutMs: requestMs });
+  const getJson = <T>(path: string): Promise<T | undefined> => http.json<T | undefined>('GET', path, undefined, { notFoundAsUndefined: true });
 
   const fetchers: Fetchers = {
     route: async (id) => {
@@ -287,13 +262,10 @@ export function remoteSource(opts: RemoteSourceOptions): RouteSource {
     try {
       resetIdle();
       const res = await fetch(`${base}/api/v1/events?since=${seq}&types=${GATEWAY_EVENT_TYPES.join(',')}`, {
-        headers: { authorization: headers.authorization, accept: 'text/event-stream' },
+        headers: { authorization: `Bearer ${opts.key}`, accept: 'text/event-stream' },
         signal: controller.signal,
       });
-      if (!res.ok || !res.body) {
-        const text = await res.text().catch(() => '');
-        throw new HttpStatusError(res.status, `the event stream answered ${res.status}: ${text.slice(0, 300)}`);
-      }
+      if (!res.ok || !res.body) throw problemError(res.status, `the event stream answered ${res.status}`, await res.text().catch(() => ''));
       connected = true;
       const queue = new EventQueue(async (ev) => applyEvent(table, ev, fetchers, log));
       let failure: Error | undefined;
@@ -329,7 +301,7 @@ export function remoteSource(opts: RemoteSourceOptions): RouteSource {
       } catch (err) {
         if (stopped) break;
         lastError = errorText(err);
-        const refused = err instanceof HttpStatusError && (err.status === 401 || err.status === 403);
+        const refused = err instanceof ApiError && (err.status === 401 || err.status === 403);
         log.warn(
           { err: lastError, retryInMs: delay, tableRoutes: table.routeCount },
           refused

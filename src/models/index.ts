@@ -5,5 +5,6 @@ export {
   ModelService,
   type RegisterModelInput,
   modelMigrations,
+  modelSchema,
   resolveSource,
 } from './models.js';

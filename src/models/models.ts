@@ -2,6 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
 import type { EventLog } from '../events/index.js';
 import { CatapultError } from '../errors/index.js';
 import type { CatapultMigration, Store } from '../store/index.js';
@@ -9,22 +10,25 @@ import { fromJson, tables, toJson } from '../store/index.js';
 import { type Clock, newId } from '../util/index.js';
 
 /** A registered model artifact: where it is, what format it has, and (later) what the analyzer and scanner found. */
-export interface Model {
-  id: string;
-  name: string;
-  version: string;
-  /** As given: a local path or `file://` URI. */
-  source: string;
-  /** Absolute local path of the file or directory. */
-  path: string;
-  format: string;
-  /** What decided the format, for people: "ONNX protobuf with ir_version 8". */
-  formatEvidence: string;
-  sizeBytes: number;
-  description: string | null;
-  labels: Record<string, string>;
-  createdAt: number;
-}
+export const modelSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    version: z.string(),
+    // As given: a local path or `file://` URI.
+    source: z.string(),
+    // Absolute local path of the file or directory.
+    path: z.string(),
+    format: z.string(),
+    // What decided the format, for people: "ONNX protobuf with ir_version 8".
+    formatEvidence: z.string(),
+    sizeBytes: z.number(),
+    description: z.string().nullable(),
+    labels: z.record(z.string(), z.string()),
+    createdAt: z.number(),
+  })
+  .meta({ id: 'Model' });
+export type Model = z.infer<typeof modelSchema>;
 
 export interface RegisterModelInput {
   name: string;

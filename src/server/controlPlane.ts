@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { type ApiDeps, type App, benchmarkRoutes, buildApi, clusterRoutes, deploymentRoutes, gatewayRoutes, modelRoutes } from '../api/index.js';
+import { type ApiDeps, type App, benchmarkRoutes, buildApi, clusterRoutes, clusterStatusRoutes, deploymentRoutes, gatewayRoutes, modelRoutes, taskRoutes } from '../api/index.js';
 import { AuditLog } from '../audit/index.js';
 import { BenchmarkService } from '../bench/index.js';
 import { KeyService } from '../auth/index.js';
@@ -15,6 +15,7 @@ import { Store } from '../store/index.js';
 import { TaskEngine, TaskHandlers, WorkerPool } from '../tasks/index.js';
 import { type Clock, systemClock } from '../util/index.js';
 import { allMigrations } from './migrations.js';
+import type { Resources } from './resources.js';
 
 export interface ControlPlane {
   config: Config;
@@ -114,18 +115,21 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   benchmarks.registerTasks(taskHandlers);
   opts.registerTasks?.(taskHandlers);
   const taskPool = new WorkerPool(tasks, { store, clock, log }, { handlers: taskHandlers, concurrency: TASK_CONCURRENCY });
+  const resources: Resources = { config, store, clock, log, events, metrics };
   const deps: ApiDeps = {
-    resources: { config, store, clock, log, events, metrics },
+    resources,
     keys,
     audit,
-    tasks,
-    statusSections: { ...cluster.statusSections(), queues: () => tasks.queueStats() },
     credentialResolvers: [(secret) => cluster.resolveCredential(secret)],
-    models,
-    deployments,
-    replicaLogs,
-    runtimeForFormat,
-    routes: [clusterRoutes(cluster), gatewayRoutes(routeRegistry, endpoints), modelRoutes, deploymentRoutes, benchmarkRoutes(benchmarks)],
+    routes: [
+      clusterStatusRoutes({ ...cluster.statusSections(), queues: () => tasks.queueStats() }),
+      taskRoutes(tasks),
+      clusterRoutes(cluster, clock),
+      gatewayRoutes(routeRegistry, endpoints, { events, keys }),
+      modelRoutes({ models }),
+      deploymentRoutes({ deployments, models, replicaLogs, events, runtimeForFormat }),
+      benchmarkRoutes(benchmarks),
+    ],
   };
   const api = await buildApi(deps);
   let url = '';

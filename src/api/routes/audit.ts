@@ -1,6 +1,6 @@
+import type { AuditLog } from '../../audit/index.js';
 import { z } from 'zod';
-import type { ApiDeps } from '../context.js';
-import type { App } from '../route.js';
+import type { RoutePlugin } from '../route.js';
 import { errorResponses } from '../schemas.js';
 
 const auditRecord = z
@@ -18,7 +18,7 @@ const auditRecord = z
   })
   .meta({ id: 'AuditRecord' });
 
-export function auditRoutes(app: App, { audit }: ApiDeps): void {
+export const auditRoutes = (audit: AuditLog): RoutePlugin => (app) => {
   app.get(
     '/api/v1/audit',
     {
@@ -44,4 +44,4 @@ export function auditRoutes(app: App, { audit }: ApiDeps): void {
       }),
     }),
   );
-}
+};

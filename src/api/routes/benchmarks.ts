@@ -12,8 +12,7 @@ import {
 } from '../../bench/index.js';
 import { CatapultError } from '../../errors/index.js';
 import { actorOf } from '../auth.js';
-import type { ApiDeps } from '../context.js';
-import type { App } from '../route.js';
+import type { RoutePlugin } from '../route.js';
 import { errorResponses, idParams } from '../schemas.js';
 
 const num = z.number().nullable();
@@ -149,7 +148,7 @@ const progressReport = z.strictObject({
 });
 
 /** Benchmarks and evaluations (people and the console), and the shard routes of the agents that run them. */
-export function benchmarkRoutes(service: BenchmarkService): (app: App, deps: ApiDeps) => void {
+export function benchmarkRoutes(service: BenchmarkService): RoutePlugin {
   return (app) => {
     // Shard records arrive as NDJSON, streamed to disk without being parsed into memory here.
     app.addContentTypeParser('application/x-ndjson', (_req, payload, done) => done(null, payload));

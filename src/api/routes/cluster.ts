@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import type { ApiDeps } from '../context.js';
-import type { App } from '../route.js';
+import type { StatusSection } from '../context.js';
+import type { RoutePlugin } from '../route.js';
 import { errorResponses } from '../schemas.js';
 
 const counts = z.record(z.string(), z.number());
@@ -53,7 +53,7 @@ const clusterStatusSchema = z
   })
   .meta({ id: 'ClusterStatus' });
 
-export function clusterStatusRoutes(app: App, { statusSections = {} }: ApiDeps): void {
+export const clusterStatusRoutes = (statusSections: Record<string, StatusSection>): RoutePlugin => (app) => {
   app.get(
     '/api/v1/cluster/status',
     {
@@ -90,4 +90,4 @@ export function clusterStatusRoutes(app: App, { statusSections = {} }: ApiDeps):
       return p.kind === 'key' ? { id: p.key.id, name: p.key.name, scopes: p.key.scopes } : { id: p.agentId, name: p.name, scopes: [] };
     },
   );
-}
+};

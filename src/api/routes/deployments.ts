@@ -1,78 +1,18 @@
 import { basename, dirname } from 'node:path';
 import { z } from 'zod';
-import { deploymentSpecSchema, deploymentUpdateSchema, modelDeploymentSchema, seedModelPath, seedToSpec, toSeedResponse } from '../../deployments/index.js';
+import { type DeploymentService, type ReplicaLogs, deploymentSchema, deploymentSpecSchema, deploymentUpdateSchema, modelDeploymentSchema, seedModelPath, seedToSpec, toSeedResponse } from '../../deployments/index.js';
 import { CatapultError } from '../../errors/index.js';
+import { type EventLog, eventSchema } from '../../events/index.js';
+import { type ModelService, modelSchema } from '../../models/index.js';
 import { listRuntimes } from '../../runtimes/index.js';
-import type { ApiDeps } from '../context.js';
-import type { App } from '../route.js';
+import type { RoutePlugin } from '../route.js';
 import { errorResponses, idParams } from '../schemas.js';
 
-const modelSchema = z
-  .object({
-    id: z.string(),
-    name: z.string(),
-    version: z.string(),
-    source: z.string(),
-    path: z.string(),
-    format: z.string(),
-    formatEvidence: z.string(),
-    sizeBytes: z.number(),
-    description: z.string().nullable(),
-    labels: z.record(z.string(), z.string()),
-    createdAt: z.number(),
-  })
-  .meta({ id: 'Model' });
-
-const replicaSchema = z.object({
-  id: z.string(),
-  generation: z.number(),
-  workerId: z.string().nullable(),
-  state: z.string(),
-  desired: z.enum(['run', 'stop']),
-  gpuIndices: z.array(z.number()),
-  url: z.string().nullable(),
-  message: z.string().nullable(),
-  explanation: z.unknown(),
-});
-
-const deploymentSchema = z
-  .object({
-    id: z.string(),
-    name: z.string(),
-    modelId: z.string().nullable(),
-    runtime: z.string(),
-    protocol: z.string(),
-    spec: z.unknown(),
-    generation: z.number(),
-    state: z.string(),
-    reason: z.string().nullable(),
-    conditions: z.array(z.object({ type: z.string(), status: z.string(), reason: z.string(), message: z.string(), since: z.number() })),
-    urls: z.record(z.string(), z.string()),
-    replicas: z.object({ desired: z.number(), ready: z.number(), total: z.number(), items: z.array(replicaSchema) }),
-    createdAt: z.number(),
-    updatedAt: z.number(),
-  })
-  .meta({ id: 'Deployment' });
-
-const eventSchema = z.object({
-  seq: z.number(),
-  ts: z.number(),
-  type: z.string(),
-  subject: z.object({ kind: z.string(), id: z.string() }),
-  data: z.record(z.string(), z.unknown()),
-});
-
-function need<T>(value: T | undefined, what: string): T {
-  if (!value) throw new CatapultError('CATAPULT_NOT_FOUND', `${what} is not enabled on this server.`);
-  return value;
-}
-
-export function modelRoutes(app: App, deps: ApiDeps): void {
-  const models = () => need(deps.models, 'The model registry');
+export const modelRoutes = ({ models }: { models: ModelService }): RoutePlugin => (app) => {
   app.get(
     '/api/v1/models',
     { config: { scope: 'read' }, schema: { tags: ['models'], summary: 'List registered models', response: { 200: z.object({ items: z.array(modelSchema) }), ...errorResponses } } },
-    async () => ({ items: await models().list() }),
+    async () => ({ items: await models.list() }),
   );
   app.post(
     '/api/v1/models',
@@ -91,12 +31,12 @@ export function modelRoutes(app: App, deps: ApiDeps): void {
         response: { 201: modelSchema, ...errorResponses },
       },
     },
-    async (req, reply) => reply.code(201).send(await models().register(req.body)),
+    async (req, reply) => reply.code(201).send(await models.register(req.body)),
   );
   app.get(
     '/api/v1/models/:id',
     { config: { scope: 'read' }, schema: { tags: ['models'], summary: 'Get a model by id, name or name:version', params: idParams, response: { 200: modelSchema, ...errorResponses } } },
-    async (req) => models().get(req.params.id),
+    async (req) => models.get(req.params.id),
   );
   app.delete(
     '/api/v1/models/:id',
@@ -104,9 +44,9 @@ export function modelRoutes(app: App, deps: ApiDeps): void {
       config: { scope: 'deploy' },
       schema: { tags: ['models'], summary: 'Delete a model registration (refused while deployed; files are kept)', params: idParams, response: { 200: modelSchema, ...errorResponses } },
     },
-    async (req) => models().delete(req.params.id),
+    async (req) => models.delete(req.params.id),
   );
-}
+};
 
 const runtimeSchema = z
   .object({
@@ -122,8 +62,17 @@ const runtimeSchema = z
   })
   .meta({ id: 'Runtime' });
 
-export function deploymentRoutes(app: App, deps: ApiDeps): void {
-  const deployments = () => need(deps.deployments, 'Deployments');
+/** What the deployment routes serve: deployments, the models they name, replica logs, and runtimes by model format. */
+export interface DeploymentRouteDeps {
+  deployments: DeploymentService;
+  models: ModelService;
+  replicaLogs: ReplicaLogs;
+  events: EventLog;
+  /** The runtime that serves a model format, for the model-serving shape. */
+  runtimeForFormat: (format: string) => string | undefined;
+}
+
+export const deploymentRoutes = ({ deployments, models, replicaLogs, events, runtimeForFormat }: DeploymentRouteDeps): RoutePlugin => (app) => {
   app.get(
     '/api/v1/runtimes',
     {
@@ -147,7 +96,7 @@ export function deploymentRoutes(app: App, deps: ApiDeps): void {
   app.get(
     '/api/v1/deployments',
     { config: { scope: 'read' }, schema: { tags: ['deployments'], summary: 'List deployments with their state', response: { 200: z.object({ items: z.array(deploymentSchema) }), ...errorResponses } } },
-    async () => ({ items: await deployments().list() }),
+    async () => ({ items: await deployments.list() }),
   );
   app.post(
     '/api/v1/deployments',
@@ -160,12 +109,12 @@ export function deploymentRoutes(app: App, deps: ApiDeps): void {
         response: { 201: deploymentSchema, ...errorResponses },
       },
     },
-    async (req, reply) => reply.code(201).send(await deployments().create(req.body)),
+    async (req, reply) => reply.code(201).send(await deployments.create(req.body)),
   );
   app.get(
     '/api/v1/deployments/:id',
     { config: { scope: 'read' }, schema: { tags: ['deployments'], summary: 'Get a deployment by id or name', params: idParams, response: { 200: deploymentSchema, ...errorResponses } } },
-    async (req) => deployments().get(req.params.id),
+    async (req) => deployments.get(req.params.id),
   );
   app.patch(
     '/api/v1/deployments/:id',
@@ -179,7 +128,7 @@ export function deploymentRoutes(app: App, deps: ApiDeps): void {
         response: { 200: deploymentSchema, ...errorResponses },
       },
     },
-    async (req) => deployments().update(req.params.id, req.body),
+    async (req) => deployments.update(req.params.id, req.body),
   );
   app.delete(
     '/api/v1/deployments/:id',
@@ -187,7 +136,7 @@ export function deploymentRoutes(app: App, deps: ApiDeps): void {
       config: { scope: 'deploy' },
       schema: { tags: ['deployments'], summary: 'Delete a deployment: its replicas stop, then it is forgotten', params: idParams, response: { 202: deploymentSchema, ...errorResponses } },
     },
-    async (req, reply) => reply.code(202).send(await deployments().delete(req.params.id)),
+    async (req, reply) => reply.code(202).send(await deployments.delete(req.params.id)),
   );
   app.get(
     '/api/v1/deployments/:id/events',
@@ -202,10 +151,10 @@ export function deploymentRoutes(app: App, deps: ApiDeps): void {
       },
     },
     async (req) => {
-      const d = await deployments().get(req.params.id);
+      const d = await deployments.get(req.params.id);
       const replicaIds = new Set(d.replicas.items.map((r) => r.id));
-      const items = (await deps.resources.events.listForSubjects(['deployment'], [d.id], req.query.limit * 5))
-        .concat(await deps.resources.events.listByData('owner', d.id, req.query.limit * 5))
+      const items = (await events.listForSubjects(['deployment'], [d.id], req.query.limit * 5))
+        .concat(await events.listByData('owner', d.id, req.query.limit * 5))
         .filter((e) => e.subject.id === d.id || replicaIds.has(e.subject.id) || e.data.owner === d.id);
       const unique = [...new Map(items.map((e) => [e.seq, e])).values()].sort((a, b) => a.seq - b.seq).slice(-req.query.limit);
       return { items: unique };
@@ -229,9 +178,8 @@ export function deploymentRoutes(app: App, deps: ApiDeps): void {
       },
     },
     async (req) => {
-      const d = await deployments().get(req.params.id);
-      const logs = need(deps.replicaLogs, 'Replica logs');
-      return logs.read(d.id, {
+      const d = await deployments.get(req.params.id);
+      return replicaLogs.read(d.id, {
         ...(req.query.replica ? { replicaId: req.query.replica } : {}),
         ...(req.query.since !== undefined ? { since: req.query.since } : {}),
         tail: req.query.tail,
@@ -260,8 +208,7 @@ export function deploymentRoutes(app: App, deps: ApiDeps): void {
       if (p?.kind === 'agent' && p.agentId !== req.params.id) {
         throw new CatapultError('CATAPULT_FORBIDDEN', `This credential belongs to agent ${p.agentId}, not ${req.params.id}.`, { requiredScope: 'agent' });
       }
-      const logs = need(deps.replicaLogs, 'Replica logs');
-      return { accepted: await logs.append(req.body.batches) };
+      return { accepted: await replicaLogs.append(req.body.batches) };
     },
   );
 
@@ -293,20 +240,19 @@ export function deploymentRoutes(app: App, deps: ApiDeps): void {
       },
     },
     async (req, reply) => {
-      const models = need(deps.models, 'The model registry');
       const input = req.body;
       const path = seedModelPath(input);
       const name = `md-${basename(path).toLowerCase().replace(/[^a-z0-9._-]/g, '-').slice(0, 40) || 'model'}`;
       const existing = await models.find(`${name}:${input.model.version}`);
       const model = existing ?? (await models.register({ name, version: input.model.version, source: path }));
-      const runtime = deps.runtimeForFormat?.(model.format);
+      const runtime = runtimeForFormat(model.format);
       if (!runtime) {
         throw new CatapultError('CATAPULT_VALIDATION_FAILED', `No runtime serves ${model.format} models (${model.path}).`, {
           errors: [{ path: 'body/model', message: `format ${model.format} has no runtime` }],
         });
       }
       const depName = `${name}-${Date.now().toString(36)}`.slice(0, 63);
-      const d = await deployments().create(seedToSpec(depName, model.id, runtime, input));
+      const d = await deployments.create(seedToSpec(depName, model.id, runtime, input));
       return reply.code(201).send(toSeedResponse(d, input));
     },
   );
@@ -317,8 +263,8 @@ export function deploymentRoutes(app: App, deps: ApiDeps): void {
       schema: { tags: ['deployments'], summary: 'Get a model deployment in the model-serving shape, with its predict URL', params: idParams, response: { 200: seedResponse, ...errorResponses } },
     },
     async (req) => {
-      const d = await deployments().get(req.params.id);
-      const model = d.modelId ? await deps.models?.find(d.modelId) : undefined;
+      const d = await deployments.get(req.params.id);
+      const model = d.modelId ? await models.find(d.modelId) : undefined;
       const spec = d.spec;
       return toSeedResponse(d, {
         type: spec.resources.gpus ? 'gpu' : 'cpu',
@@ -328,4 +274,4 @@ export function deploymentRoutes(app: App, deps: ApiDeps): void {
       });
     },
   );
-}
+};

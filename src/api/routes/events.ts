@@ -1,19 +1,9 @@
 import { z } from 'zod';
 import { CatapultError } from '../../errors/index.js';
-import type { CatapultEvent } from '../../events/index.js';
-import type { ApiDeps } from '../context.js';
-import type { App } from '../route.js';
+import { type CatapultEvent, eventSchema } from '../../events/index.js';
+import type { ApiResources } from '../context.js';
+import type { RoutePlugin } from '../route.js';
 import { errorResponses } from '../schemas.js';
-
-const eventSchema = z
-  .object({
-    seq: z.number(),
-    ts: z.number(),
-    type: z.string(),
-    subject: z.object({ kind: z.string(), id: z.string() }),
-    data: z.record(z.string(), z.unknown()),
-  })
-  .meta({ id: 'Event' });
 
 const cursor = z
   .string()
@@ -30,7 +20,7 @@ function parseTypes(types: string | undefined): string[] | undefined {
 
 const KEEPALIVE_MS = 15_000;
 
-export function eventRoutes(app: App, { resources }: ApiDeps): void {
+export const eventRoutes = (resources: ApiResources): RoutePlugin => (app) => {
   const { events } = resources;
 
   app.get(
@@ -116,4 +106,4 @@ export function eventRoutes(app: App, { resources }: ApiDeps): void {
       return { items, next: items.at(-1)?.seq ?? req.query.since };
     },
   );
-}
+};

@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { hasScope } from '../../auth/index.js';
+import { type KeyService, hasScope } from '../../auth/index.js';
+import type { EventLog } from '../../events/index.js';
 import { CatapultError } from '../../errors/index.js';
 import {
   type EndpointService,
@@ -12,8 +13,7 @@ import {
   viewRoute,
 } from '../../gateway/index.js';
 import { actorOf } from '../auth.js';
-import type { ApiDeps } from '../context.js';
-import type { App } from '../route.js';
+import type { RoutePlugin } from '../route.js';
 import { errorResponses, idParams } from '../schemas.js';
 
 /** Gateway principals (and admins) see routes' upstream headers; everyone else sees only that they exist. */
@@ -27,8 +27,8 @@ function seesSecrets(req: FastifyRequest): boolean {
  * before following the event stream, and the registry of external endpoints (seed 000's production
  * endpoints) served through the gateway like deployments.
  */
-export function gatewayRoutes(registry: RouteRegistry, endpoints: EndpointService): (app: App, deps: ApiDeps) => void {
-  return (app, { resources, keys }) => {
+export function gatewayRoutes(registry: RouteRegistry, endpoints: EndpointService, { events, keys }: { events: EventLog; keys: KeyService }): RoutePlugin {
+  return (app) => {
     app.get(
       '/api/v1/routes',
       {
@@ -73,7 +73,7 @@ export function gatewayRoutes(registry: RouteRegistry, endpoints: EndpointServic
         },
       },
       async () => {
-        const seq = await resources.events.latestSeq();
+        const seq = await events.latestSeq();
         return { seq, items: await keys.listCredentials() };
       },
     );

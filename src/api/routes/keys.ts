@@ -1,8 +1,8 @@
+import { type KeyService, apiKeySchema, scopeSchema } from '../../auth/index.js';
 import { z } from 'zod';
-import type { ApiDeps } from '../context.js';
 import { actorOf } from '../auth.js';
-import type { App } from '../route.js';
-import { apiKeySchema, errorResponses, idParams, queryBool, scopeSchema } from '../schemas.js';
+import type { RoutePlugin } from '../route.js';
+import { errorResponses, idParams, queryBool } from '../schemas.js';
 
 const createKeyBody = z.strictObject({
   name: z.string().trim().min(1).max(100).describe('A label that says who or what uses the key'),
@@ -13,7 +13,7 @@ const createKeyBody = z.strictObject({
   expiresAt: z.number().int().positive().nullable().optional().describe('Epoch milliseconds after which the key stops working'),
 });
 
-export function keyRoutes(app: App, { keys }: ApiDeps): void {
+export const keyRoutes = (keys: KeyService): RoutePlugin => (app) => {
   app.get(
     '/api/v1/keys',
     {
@@ -62,4 +62,4 @@ export function keyRoutes(app: App, { keys }: ApiDeps): void {
     },
     async (req) => keys.revoke(req.params.id),
   );
-}
+};

@@ -1,9 +1,9 @@
 import { CatapultError } from '../../errors/index.js';
-import type { ApiDeps } from '../context.js';
-import type { App } from '../route.js';
+import type { ApiResources } from '../context.js';
+import type { RoutePlugin } from '../route.js';
 
 /** Liveness, readiness and Prometheus metrics: public, outside /api/v1. */
-export function systemRoutes(app: App, { resources }: ApiDeps): void {
+export const systemRoutes = (resources: ApiResources): RoutePlugin => (app) => {
   app.get('/health', { schema: { hide: true } }, () => ({ status: 'ok' }));
 
   app.get('/ready', { schema: { hide: true } }, async () => {
@@ -23,4 +23,4 @@ export function systemRoutes(app: App, { resources }: ApiDeps): void {
     const body = await resources.metrics.metrics();
     return reply.type(resources.metrics.contentType).send(body);
   });
-}
+};

@@ -1,9 +1,8 @@
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { CatapultError } from '../../errors/index.js';
-import { TASK_STATES, type Lease, type Task } from '../../tasks/index.js';
-import type { ApiDeps } from '../context.js';
-import type { App } from '../route.js';
+import { TASK_STATES, type Lease, type Task, type TaskEngine } from '../../tasks/index.js';
+import type { RoutePlugin } from '../route.js';
 import { errorResponses, idParams } from '../schemas.js';
 
 const name = z.string().min(1).max(200);
@@ -92,9 +91,7 @@ function heldLease(req: FastifyRequest, taskId: string, body: { leaseId: string;
 }
 
 /** Task list, detail, cancel and retry for people; claim, heartbeat and outcome routes for remote agents. */
-export function taskRoutes(app: App, { tasks }: ApiDeps): void {
-  if (!tasks) return;
-
+export const taskRoutes = (tasks: TaskEngine): RoutePlugin => (app) => {
   app.get(
     '/api/v1/tasks',
     {
@@ -229,4 +226,4 @@ export function taskRoutes(app: App, { tasks }: ApiDeps): void {
     },
     async (req) => tasks.release(heldLease(req, req.params.id, req.body)),
   );
-}
+};

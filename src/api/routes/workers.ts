@@ -16,9 +16,9 @@ import {
   workerSchema,
 } from '../../cluster/index.js';
 import { CatapultError } from '../../errors/index.js';
+import type { Clock } from '../../util/index.js';
 import { actorOf, bearer } from '../auth.js';
-import type { ApiDeps } from '../context.js';
-import type { App } from '../route.js';
+import type { RoutePlugin } from '../route.js';
 import { errorResponses, idParams, queryBool } from '../schemas.js';
 
 /** The longest an agent's assignment long-poll is held open. */
@@ -40,8 +40,8 @@ function assertSelf(req: FastifyRequest, workerId: string): void {
  * long-polls for agents. Agent routes carry `config: { agent: true }`, so agent credentials reach
  * them and nothing else.
  */
-export function clusterRoutes(cluster: ClusterService): (app: App, deps: ApiDeps) => void {
-  return (app, { resources }) => {
+export function clusterRoutes(cluster: ClusterService, clock: Clock): RoutePlugin {
+  return (app) => {
     // ── Workers ──────────────────────────────────────────────────────────────
     app.get(
       '/api/v1/workers',
@@ -128,7 +128,7 @@ export function clusterRoutes(cluster: ClusterService): (app: App, deps: ApiDeps
       },
       async (req, reply) => {
         const { name, expiresAt, expiresInSeconds, maxUses } = req.body;
-        const at = expiresInSeconds ? resources.clock.now() + expiresInSeconds * 1000 : expiresAt;
+        const at = expiresInSeconds ? clock.now() + expiresInSeconds * 1000 : expiresAt;
         const created = await cluster.createJoinToken({ ...(name ? { name } : {}), expiresAt: at ?? null, maxUses: maxUses ?? null }, actorOf(req).id);
         return reply.code(201).send(created);
       },

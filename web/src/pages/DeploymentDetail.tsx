@@ -5,6 +5,7 @@ import { useEvents } from '../api/events';
 import { useQuery } from '../api/useQuery';
 import { useSession } from '../auth/session';
 import { CodeBlock, CopyButton } from '../components/Code';
+import { DataTable } from '../components/DataTable';
 import { Confirm } from '../components/Dialog';
 import { CheckField, SelectField, TextField } from '../components/Field';
 import { Tabs } from '../components/Tabs';
@@ -199,26 +200,19 @@ function Events({ d }: { d: Deployment }) {
   return (
     <Panel title="Events" meta="this deployment's and its replicas', newest first" flush>
       <ErrorAlert error={q.error} />
-      {q.loading ? (
-        <Loading />
-      ) : items.length === 0 ? (
-        <Empty title="No events yet" />
-      ) : (
-        <table className="data">
-          <thead>
-            <tr>
-              <th>Time</th>
-              <th>Event</th>
-              <th>Details</th>
-            </tr>
-          </thead>
-          <tbody>
-            {items.map((e) => (
-              <EventRow key={e.seq} e={e} />
-            ))}
-          </tbody>
-        </table>
-      )}
+      <DataTable
+        loading={q.loading}
+        rows={items}
+        empty={<Empty title="No events yet" />}
+        head={
+          <>
+            <th>Time</th>
+            <th>Event</th>
+            <th>Details</th>
+          </>
+        }
+        row={(e) => <EventRow key={e.seq} e={e} />}
+      />
     </Panel>
   );
 }

@@ -3,8 +3,9 @@ import { type GetOk, api, unwrap } from '../api/client';
 import { useQuery } from '../api/useQuery';
 import { useSession } from '../auth/session';
 import { CopyButton } from '../components/Code';
+import { DataTable } from '../components/DataTable';
 import { Icon } from '../components/Icon';
-import { Ago, Empty, ErrorAlert, Loading, Meter, PageHead, Panel, StateBadge } from '../components/ui';
+import { Ago, Empty, ErrorAlert, Meter, PageHead, Panel, StateBadge } from '../components/ui';
 
 export type Deployment = GetOk<'/api/v1/deployments/{id}'>;
 
@@ -13,62 +14,62 @@ export function primaryUrl(d: Deployment): string | undefined {
   return d.urls.openai ?? d.urls['kserve-v2'] ?? d.urls.http ?? Object.values(d.urls)[0];
 }
 
-export function DeploymentsTable({ deployments, models }: { deployments: Deployment[]; models: Map<string, string> }) {
-  if (deployments.length === 0) return <Empty title="No deployments">A deployment runs a model on a runtime, with replicas placed on workers.</Empty>;
+export function DeploymentsTable({ deployments, models, loading = false }: { deployments: Deployment[]; models: Map<string, string>; loading?: boolean }) {
   return (
-    <div className="table-wrap">
-      <table className="data">
-        <thead>
-          <tr>
-            <th>Name</th>
-            <th>State</th>
-            <th>Model</th>
-            <th>Runtime</th>
-            <th>Protocol</th>
-            <th style={{ minWidth: 140 }}>Replicas ready</th>
-            <th>Gateway URL</th>
-            <th>Updated</th>
+    <DataTable
+      loading={loading}
+      rows={deployments}
+      empty={
+        <Empty title="No deployments">A deployment runs a model on a runtime, with replicas placed on workers.</Empty>
+      }
+      head={
+        <>
+          <th>Name</th>
+          <th>State</th>
+          <th>Model</th>
+          <th>Runtime</th>
+          <th>Protocol</th>
+          <th style={{ minWidth: 140 }}>Replicas ready</th>
+          <th>Gateway URL</th>
+          <th>Updated</th>
+        </>
+      }
+      row={(d) => {
+        const url = primaryUrl(d);
+        return (
+          <tr key={d.id}>
+            <td>
+              <Link className="name" to={`/deployments/${encodeURIComponent(d.name)}`}>
+                {d.name}
+              </Link>
+              {d.reason && d.state !== 'active' ? <div className="faint small" style={{ maxWidth: 380 }}>{d.reason}</div> : null}
+            </td>
+            <td>
+              <StateBadge state={d.state} />
+            </td>
+            <td>{d.modelId ? <Link to={`/models/${encodeURIComponent(d.modelId)}`}>{models.get(d.modelId) ?? d.modelId}</Link> : <span className="faint">—</span>}</td>
+            <td>{d.runtime}</td>
+            <td>
+              <span className="chip">{d.protocol}</span>
+            </td>
+            <td>
+              <Meter label={`${d.name} replicas ready`} used={d.replicas.ready} total={Math.max(d.replicas.desired, d.replicas.ready)} format={(n) => String(n)} compact kind="ready" />
+            </td>
+            <td className="nowrap">
+              {url ? (
+                <span className="row" style={{ gap: 6, flexWrap: 'nowrap' }}>
+                  <code className="small muted">{url}</code>
+                  <CopyButton text={url} label="Copy URL" className="btn ghost small" />
+                </span>
+              ) : null}
+            </td>
+            <td className="muted nowrap">
+              <Ago ts={d.updatedAt} />
+            </td>
           </tr>
-        </thead>
-        <tbody>
-          {deployments.map((d) => {
-            const url = primaryUrl(d);
-            return (
-              <tr key={d.id}>
-                <td>
-                  <Link className="name" to={`/deployments/${encodeURIComponent(d.name)}`}>
-                    {d.name}
-                  </Link>
-                  {d.reason && d.state !== 'active' ? <div className="faint small" style={{ maxWidth: 380 }}>{d.reason}</div> : null}
-                </td>
-                <td>
-                  <StateBadge state={d.state} />
-                </td>
-                <td>{d.modelId ? <Link to={`/models/${encodeURIComponent(d.modelId)}`}>{models.get(d.modelId) ?? d.modelId}</Link> : <span className="faint">—</span>}</td>
-                <td>{d.runtime}</td>
-                <td>
-                  <span className="chip">{d.protocol}</span>
-                </td>
-                <td>
-                  <Meter label={`${d.name} replicas ready`} used={d.replicas.ready} total={Math.max(d.replicas.desired, d.replicas.ready)} format={(n) => String(n)} compact kind="ready" />
-                </td>
-                <td className="nowrap">
-                  {url ? (
-                    <span className="row" style={{ gap: 6, flexWrap: 'nowrap' }}>
-                      <code className="small muted">{url}</code>
-                      <CopyButton text={url} label="Copy URL" className="btn ghost small" />
-                    </span>
-                  ) : null}
-                </td>
-                <td className="muted nowrap">
-                  <Ago ts={d.updatedAt} />
-                </td>
-              </tr>
-            );
-          })}
-        </tbody>
-      </table>
-    </div>
+        );
+      }}
+    />
   );
 }
 
@@ -94,7 +95,7 @@ export default function Deployments() {
       />
       <ErrorAlert error={q.error} title="The deployments could not be loaded" />
       <Panel title="Deployments" meta={`${items.length}`} flush>
-        {q.loading ? <Loading /> : <DeploymentsTable deployments={items} models={names} />}
+        <DeploymentsTable deployments={items} models={names} loading={q.loading} />
       </Panel>
     </div>
   );

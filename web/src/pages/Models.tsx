@@ -3,11 +3,12 @@ import { Link, useNavigate } from 'react-router';
 import { ApiError, type GetOk, type PostBody, api, unwrap } from '../api/client';
 import { useQuery } from '../api/useQuery';
 import { useSession } from '../auth/session';
+import { DataTable } from '../components/DataTable';
 import { Dialog } from '../components/Dialog';
 import { TextAreaField, TextField } from '../components/Field';
 import { Icon } from '../components/Icon';
 import { useToast } from '../components/Toast';
-import { Ago, Empty, ErrorAlert, Labels, Loading, PageHead, Panel } from '../components/ui';
+import { Ago, Empty, ErrorAlert, Labels, PageHead, Panel } from '../components/ui';
 import { formatBytes } from '../lib/format';
 
 export type Model = GetOk<'/api/v1/models'>['items'][number];
@@ -88,50 +89,50 @@ export function RegisterModelForm({ onDone, register }: { onDone: (m: Model) => 
   );
 }
 
-export function ModelsTable({ models }: { models: Model[] }) {
-  if (models.length === 0) return <Empty title="No models registered">Register a model file or directory to deploy it.</Empty>;
+export function ModelsTable({ models, loading = false }: { models: Model[]; loading?: boolean }) {
   return (
-    <div className="table-wrap">
-      <table className="data">
-        <thead>
-          <tr>
-            <th>Name</th>
-            <th>Version</th>
-            <th>Format</th>
-            <th className="num">Size</th>
-            <th>Source</th>
-            <th>Labels</th>
-            <th>Registered</th>
-          </tr>
-        </thead>
-        <tbody>
-          {models.map((m) => (
-            <tr key={m.id}>
-              <td>
-                <Link className="name" to={`/models/${encodeURIComponent(m.id)}`}>
-                  {m.name}
-                </Link>
-                {m.description ? <div className="faint small">{m.description}</div> : null}
-              </td>
-              <td className="mono">{m.version}</td>
-              <td>
-                <span className="chip accent">{m.format}</span>
-              </td>
-              <td className="num">{formatBytes(m.sizeBytes)}</td>
-              <td className="mono small muted" style={{ maxWidth: 360, overflow: 'hidden', textOverflow: 'ellipsis', whiteSpace: 'nowrap' }} title={m.source}>
-                {m.source}
-              </td>
-              <td>
-                <Labels labels={m.labels} />
-              </td>
-              <td className="muted nowrap">
-                <Ago ts={m.createdAt} />
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <DataTable
+      loading={loading}
+      rows={models}
+      empty={
+        <Empty title="No models registered">Register a model file or directory to deploy it.</Empty>
+      }
+      head={
+        <>
+          <th>Name</th>
+          <th>Version</th>
+          <th>Format</th>
+          <th className="num">Size</th>
+          <th>Source</th>
+          <th>Labels</th>
+          <th>Registered</th>
+        </>
+      }
+      row={(m) => (
+        <tr key={m.id}>
+          <td>
+            <Link className="name" to={`/models/${encodeURIComponent(m.id)}`}>
+              {m.name}
+            </Link>
+            {m.description ? <div className="faint small">{m.description}</div> : null}
+          </td>
+          <td className="mono">{m.version}</td>
+          <td>
+            <span className="chip accent">{m.format}</span>
+          </td>
+          <td className="num">{formatBytes(m.sizeBytes)}</td>
+          <td className="mono small muted" style={{ maxWidth: 360, overflow: 'hidden', textOverflow: 'ellipsis', whiteSpace: 'nowrap' }} title={m.source}>
+            {m.source}
+          </td>
+          <td>
+            <Labels labels={m.labels} />
+          </td>
+          <td className="muted nowrap">
+            <Ago ts={m.createdAt} />
+          </td>
+        </tr>
+      )}
+    />
   );
 }
 
@@ -157,7 +158,7 @@ export default function Models() {
       />
       <ErrorAlert error={q.error} title="The models could not be loaded" />
       <Panel title="Models" meta={q.data ? `${q.data.items.length}` : undefined} flush>
-        {q.loading ? <Loading /> : <ModelsTable models={q.data?.items ?? []} />}
+        <ModelsTable models={q.data?.items ?? []} loading={q.loading} />
       </Panel>
       {open ? (
         <Dialog title="Register a model" onClose={() => setOpen(false)} wide>

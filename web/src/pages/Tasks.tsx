@@ -4,10 +4,11 @@ import { type ApiError, type GetOk, api, unwrap } from '../api/client';
 import { useQuery } from '../api/useQuery';
 import { useSession } from '../auth/session';
 import { CodeBlock } from '../components/Code';
+import { DataTable } from '../components/DataTable';
 import { Dialog } from '../components/Dialog';
 import { SelectField, TextField } from '../components/Field';
 import { useToast } from '../components/Toast';
-import { Ago, Empty, ErrorAlert, Loading, PageHead, Panel, StateBadge } from '../components/ui';
+import { Ago, Empty, ErrorAlert, PageHead, Panel, StateBadge } from '../components/ui';
 import { formatMs, formatTime } from '../lib/format';
 
 type Task = GetOk<'/api/v1/tasks'>['items'][number];
@@ -197,66 +198,59 @@ export default function Tasks() {
           }
           flush
         >
-          {tasks.loading ? (
-            <Loading />
-          ) : items.length === 0 ? (
-            <Empty title="No tasks match" />
-          ) : (
-            <div className="table-wrap">
-              <table className="data">
-                <thead>
-                  <tr>
-                    <th>Task</th>
-                    <th>Kind</th>
-                    <th>Queue</th>
-                    <th>State</th>
-                    <th className="num">Attempts</th>
-                    <th>Last error</th>
-                    <th>Created</th>
-                    <th className="num">Took</th>
-                    <th>
-                    <span className="visually-hidden">Actions</span>
-                  </th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {items.map((t) => (
-                    <tr key={t.id}>
-                      <td>
-                        <button type="button" className="btn ghost small mono" onClick={() => setOpen(t)}>
-                          {t.id}
-                        </button>
-                      </td>
-                      <td>{t.kind}</td>
-                      <td className="muted">{t.queue}</td>
-                      <td>
-                        <StateBadge state={t.state} />
-                      </td>
-                      <td className="num">
-                        {t.attempts}/{t.maxAttempts}
-                      </td>
-                      <td className="small" style={{ maxWidth: 340 }}>
-                        {t.error ? (
-                          <>
-                            <code>{t.error.code}</code> {t.error.message}
-                          </>
-                        ) : (
-                          <span className="faint">—</span>
-                        )}
-                      </td>
-                      <td className="muted nowrap">
-                        <Ago ts={t.createdAt} />
-                      </td>
-                      <td className="num muted">{t.startedAt && t.finishedAt ? formatMs(t.finishedAt - t.startedAt) : '—'}</td>
-                      <td className="num">
-                        <TaskActions t={t} canChange={session.can('deploy')} onChanged={() => tasks.reload()} />
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
-          )}
+          <DataTable
+            loading={tasks.loading}
+            rows={items}
+            empty={<Empty title="No tasks match" />}
+            head={
+              <>
+                <th>Task</th>
+                <th>Kind</th>
+                <th>Queue</th>
+                <th>State</th>
+                <th className="num">Attempts</th>
+                <th>Last error</th>
+                <th>Created</th>
+                <th className="num">Took</th>
+                <th>
+                  <span className="visually-hidden">Actions</span>
+                </th>
+              </>
+            }
+            row={(t) => (
+              <tr key={t.id}>
+                <td>
+                  <button type="button" className="btn ghost small mono" onClick={() => setOpen(t)}>
+                    {t.id}
+                  </button>
+                </td>
+                <td>{t.kind}</td>
+                <td className="muted">{t.queue}</td>
+                <td>
+                  <StateBadge state={t.state} />
+                </td>
+                <td className="num">
+                  {t.attempts}/{t.maxAttempts}
+                </td>
+                <td className="small" style={{ maxWidth: 340 }}>
+                  {t.error ? (
+                    <>
+                      <code>{t.error.code}</code> {t.error.message}
+                    </>
+                  ) : (
+                    <span className="faint">—</span>
+                  )}
+                </td>
+                <td className="muted nowrap">
+                  <Ago ts={t.createdAt} />
+                </td>
+                <td className="num muted">{t.startedAt && t.finishedAt ? formatMs(t.finishedAt - t.startedAt) : '—'}</td>
+                <td className="num">
+                  <TaskActions t={t} canChange={session.can('deploy')} onChanged={() => tasks.reload()} />
+                </td>
+              </tr>
+            )}
+          />
           {tasks.data?.nextCursor ? (
             <div className="panel-body">
               <button type="button" className="btn" onClick={() => setCursor(tasks.data?.nextCursor ?? null)}>

@@ -2,8 +2,9 @@ import { useState } from 'react';
 import { Link } from 'react-router';
 import { type GetOk, api, unwrap } from '../api/client';
 import { useQuery } from '../api/useQuery';
+import { DataTable } from '../components/DataTable';
 import { SelectField } from '../components/Field';
-import { Ago, Empty, ErrorAlert, Fake, Labels, Loading, Meter, PageHead, Panel, StateBadge } from '../components/ui';
+import { Ago, Empty, ErrorAlert, Fake, Labels, Meter, PageHead, Panel, StateBadge } from '../components/ui';
 import { formatBytes } from '../lib/format';
 
 export type Worker = GetOk<'/api/v1/workers'>['items'][number];
@@ -27,68 +28,64 @@ export function WorkerStateBadges({ w }: { w: Worker }) {
   );
 }
 
-export function WorkersTable({ workers }: { workers: Worker[] }) {
-  if (workers.length === 0) {
-    return (
-      <Empty title="No workers">
-        Join a machine with <code>catapult agent --server URL --token JOIN_TOKEN</code>; Admin → Join tokens makes a token.
-      </Empty>
-    );
-  }
+export function WorkersTable({ workers, loading = false }: { workers: Worker[]; loading?: boolean }) {
   return (
-    <div className="table-wrap">
-      <table className="data">
-        <thead>
-          <tr>
-            <th>Name</th>
-            <th>State</th>
-            <th>GPUs</th>
-            <th style={{ minWidth: 170 }}>GPU memory</th>
-            <th style={{ minWidth: 150 }}>CPU allocated</th>
-            <th style={{ minWidth: 150 }}>Memory allocated</th>
-            <th className="num">Replicas</th>
-            <th>Labels</th>
-            <th>Heartbeat</th>
+    <DataTable
+      loading={loading}
+      rows={workers}
+      empty={
+        <Empty title="No workers">
+          Join a machine with <code>catapult agent --server URL --token JOIN_TOKEN</code>; Admin → Join tokens makes a token.
+        </Empty>
+      }
+      head={
+        <>
+          <th>Name</th>
+          <th>State</th>
+          <th>GPUs</th>
+          <th style={{ minWidth: 170 }}>GPU memory</th>
+          <th style={{ minWidth: 150 }}>CPU allocated</th>
+          <th style={{ minWidth: 150 }}>Memory allocated</th>
+          <th className="num">Replicas</th>
+          <th>Labels</th>
+          <th>Heartbeat</th>
+        </>
+      }
+      row={(w) => {
+        const gpuTotal = w.gpus.reduce((a, g) => a + g.memoryTotalBytes, 0);
+        const gpuUsed = w.gpus.reduce((a, g) => a + g.memoryUsedBytes, 0);
+        return (
+          <tr key={w.id}>
+            <td>
+              <Link className="name" to={`/workers/${encodeURIComponent(w.id)}`}>
+                {w.name}
+              </Link>
+              <div className="faint small">{w.hostname ?? w.id}</div>
+            </td>
+            <td>
+              <WorkerStateBadges w={w} />
+            </td>
+            <td className="nowrap">
+              {gpuSummary(w)} {w.fake ? <Fake /> : null}
+            </td>
+            <td>{gpuTotal > 0 ? <Meter label={`${w.name} GPU memory`} used={gpuUsed} total={gpuTotal} compact /> : <span className="faint">—</span>}</td>
+            <td>
+              <Meter label={`${w.name} CPU allocated`} used={w.allocated.cpu} total={w.capacity.cpuCores} format={(n) => `${Math.round(n * 100) / 100}`} compact />
+            </td>
+            <td>
+              <Meter label={`${w.name} memory allocated`} used={w.allocated.memoryBytes} total={w.capacity.memoryBytes} compact />
+            </td>
+            <td className="num">{w.replicas.total}</td>
+            <td>
+              <Labels labels={w.labels} />
+            </td>
+            <td className="nowrap muted">
+              <Ago ts={w.lastHeartbeatAt} />
+            </td>
           </tr>
-        </thead>
-        <tbody>
-          {workers.map((w) => {
-            const gpuTotal = w.gpus.reduce((a, g) => a + g.memoryTotalBytes, 0);
-            const gpuUsed = w.gpus.reduce((a, g) => a + g.memoryUsedBytes, 0);
-            return (
-              <tr key={w.id}>
-                <td>
-                  <Link className="name" to={`/workers/${encodeURIComponent(w.id)}`}>
-                    {w.name}
-                  </Link>
-                  <div className="faint small">{w.hostname ?? w.id}</div>
-                </td>
-                <td>
-                  <WorkerStateBadges w={w} />
-                </td>
-                <td className="nowrap">
-                  {gpuSummary(w)} {w.fake ? <Fake /> : null}
-                </td>
-                <td>{gpuTotal > 0 ? <Meter label={`${w.name} GPU memory`} used={gpuUsed} total={gpuTotal} compact /> : <span className="faint">—</span>}</td>
-                <td>
-                  <Meter label={`${w.name} CPU allocated`} used={w.allocated.cpu} total={w.capacity.cpuCores} format={(n) => `${Math.round(n * 100) / 100}`} compact />
-                </td>
-                <td>
-                  <Meter label={`${w.name} memory allocated`} used={w.allocated.memoryBytes} total={w.capacity.memoryBytes} compact />
-                </td>
-                <td className="num">{w.replicas.total}</td>
-                <td>
-                  <Labels labels={w.labels} />
-                </td>
-                <td className="nowrap muted">
-                  <Ago ts={w.lastHeartbeatAt} />
-                </td>
-              </tr>
-            );
-          })}
-        </tbody>
-      </table>
-    </div>
+        );
+      }}
+    />
   );
 }
 
@@ -118,7 +115,7 @@ export default function Workers() {
       />
       <ErrorAlert error={q.error} title="The workers could not be loaded" />
       <Panel title="Workers" meta={`${items.length}`} flush>
-        {q.loading ? <Loading /> : <WorkersTable workers={items} />}
+        <WorkersTable workers={items} loading={q.loading} />
       </Panel>
     </div>
   );

@@ -1,0 +1,1 @@
+export { ApiError, type ClientOptions, ControlPlaneClient, type FieldError, type RequestOptions, problemError } from './client.js';
