@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import fastifyStatic from '@fastify/static';
@@ -39,13 +39,15 @@ function origin(url: string): string | null {
 /**
  * The console's Content-Security-Policy: everything from this server, scripts only the bundle and the
  * page's own inline script (by hash), no framing. `connect-src` adds the gateway, which Try it calls.
+ * The editor (CodeMirror) writes its styles into <style> elements: those carry a nonce, new on every
+ * load of the page and given to the app in `<meta name="csp-nonce">`.
  */
-export function consolePolicy(html: string, connectOrigins: string[]): string {
+export function consolePolicy(html: string, connectOrigins: string[], styleNonce?: string): string {
   const connect = [...new Set(connectOrigins.map(origin).filter((o): o is string => o !== null))];
   return [
     "default-src 'self'",
     `script-src 'self' ${inlineHashes(html, 'script').join(' ')}`.trim(),
-    `style-src 'self' ${inlineHashes(html, 'style').join(' ')}`.trim(),
+    `style-src 'self' ${[...inlineHashes(html, 'style'), ...(styleNonce ? [`'nonce-${styleNonce}'`] : [])].join(' ')}`.trim(),
     "img-src 'self' data:",
     "font-src 'self' data:",
     `connect-src 'self' ${connect.join(' ')}`.trim(),
@@ -54,6 +56,13 @@ export function consolePolicy(html: string, connectOrigins: string[]): string {
     "form-action 'self'",
     "frame-ancestors 'none'",
   ].join('; ');
+}
+
+/** The page with its style nonce in `<meta name="csp-nonce">`, first thing in its head. */
+function withNonce(html: string, nonce: string): string {
+  const meta = `<meta name="csp-nonce" content="${nonce}" />`;
+  if (/<head[^>]*>/i.test(html)) return html.replace(/<head[^>]*>/i, (m) => `${m}\n    ${meta}`);
+  return html.replace(/^(<!doctype[^>]*>)?/i, (m) => `${m}${meta}`);
 }
 
 /** Headers every console response carries: no framing (clickjacking), no MIME sniffing, no referrer. */
@@ -118,11 +127,12 @@ export async function registerConsole(app: App, opts: ConsoleOptions = {}): Prom
         .header('cache-control', 'no-store')
         .send({ status: 'console_not_built', detail: 'This server has no web/dist.', hint: 'Run `npm run build` to build the web console, then restart the server.' });
     }
+    const nonce = randomBytes(16).toString('base64');
     return protect(reply)
       .type('text/html; charset=utf-8')
       .header('cache-control', 'no-cache')
-      .header('content-security-policy', consolePolicy(html, opts.connectOrigins?.() ?? []))
-      .send(html);
+      .header('content-security-policy', consolePolicy(html, opts.connectOrigins?.() ?? [], nonce))
+      .send(withNonce(html, nonce));
   };
 
   app.get('/', { schema: { hide: true } }, (req, reply) => sendIndex(req, reply));

@@ -72,10 +72,15 @@ describe('the web console is served from the control plane', () => {
       const hash = `'sha256-${createHash('sha256').update(THEME_SCRIPT).digest('base64')}'`;
       expect(csp['script-src']).toEqual(["'self'", hash]);
       expect(csp['script-src']!.join(' ')).not.toMatch(/unsafe/);
+      // Styles the app writes at run time need the page's nonce, new on every load.
+      const nonce = /<meta name="csp-nonce" content="([^"]+)"/.exec(res.body)?.[1];
+      expect(csp['style-src']).toEqual(["'self'", `'nonce-${nonce}'`]);
       expect(res.headers['x-frame-options']).toBe('DENY');
       expect(res.headers['x-content-type-options']).toBe('nosniff');
       expect(res.headers['referrer-policy']).toBe('no-referrer');
     }
+    const nonces = await Promise.all([1, 2].map(async () => /content="([^"]+)"/.exec((await app.inject({ method: 'GET', url: '/' })).body)?.[1]));
+    expect(nonces[0]).not.toBe(nonces[1]);
     const asset = await app.inject({ method: 'GET', url: '/assets/app-1a2b3c.js' });
     expect(asset.headers['x-content-type-options']).toBe('nosniff');
     expect(asset.headers['x-frame-options']).toBe('DENY');

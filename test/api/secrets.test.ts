@@ -107,6 +107,16 @@ describeEachBackend('secrets stay on the server and are encrypted at rest', (bac
     expect(exported.benchmark.recipe.target.headers.Authorization).toBe('Bearer sk-b…321');
   });
 
+  it('refuses credentials in a benchmark URL, where everyone would see them, pointing to target.headers', async () => {
+    const res = await t.call('POST', '/api/v1/benchmarks', { body: { yaml: `name: x\ntarget: { url: "http://user:${BENCH_SECRET}@127.0.0.1:1" }\nworkload: { api: http, dataset: { type: inline, items: [null] } }\nstop: { requests: 1 }\n` } });
+    expect(res.status).toBe(400);
+    const problem = (await res.json()) as Json;
+    expect(problem.code).toBe('CATAPULT_RECIPE_INVALID');
+    expect(problem.detail).toContain('target.url');
+    expect(problem.detail).toContain('target.headers');
+    expect(JSON.stringify(problem)).not.toContain(BENCH_SECRET);
+  });
+
   it('gives upstream credentials in clear to the gateway key only, redacted to every other key', async () => {
     for (const path of ['/api/v1/routes', `/api/v1/routes/${endpointId}`, '/api/v1/endpoints', `/api/v1/endpoints/${endpointId}`, '/api/v1/events/log?types=route.updated,endpoint.created']) {
       for (const key of [readKey, t.adminKey]) {
