@@ -157,7 +157,7 @@ describeEachBackend('secrets stay on the server and are encrypted at rest', (bac
     }
   });
 
-  it('names the key setting when a server with another key reads a secret, and seals plain values of older versions at start', async () => {
+  it('names the key setting when a server with another key reads a secret, and seals values older versions stored in clear at start', async () => {
     const config = t.cp.config;
     await t.cp.close();
     const start = (env: Record<string, string>): Promise<ControlPlane> =>
@@ -174,8 +174,16 @@ describeEachBackend('secrets stay on the server and are encrypted at rest', (bac
       const problem = (await res.json()) as Json;
       expect(problem.code).toBe('CATAPULT_SECRET_KEY_MISMATCH');
       expect(problem.detail).toContain('CATAPULT_SECRET_KEY');
-      // An older version wrote this one in clear.
+      // An older version wrote these in clear.
       await tables<Json>(other.store.db).updateTable('gateway_endpoints').set({ auth_header_value: 'Bearer sk-legacy-plain-0123456789' }).where('id', '=', endpointId).execute();
+      const stored = (await tables<Json>(other.store.db).selectFrom('benchmarks').selectAll().where('id', '=', benchmarkId).executeTakeFirst()) as Json;
+      const recipe = JSON.parse(stored.recipe);
+      recipe.target.headers = { Authorization: 'Bearer sk-legacy-bench-0123456789' };
+      await tables<Json>(other.store.db)
+        .updateTable('benchmarks')
+        .set({ recipe: JSON.stringify(recipe), recipe_text: 'target:\n  headers:\n    Authorization: Bearer sk-legacy-bench-0123456789\n' })
+        .where('id', '=', benchmarkId)
+        .execute();
     } finally {
       await other.close();
     }
@@ -186,7 +194,11 @@ describeEachBackend('secrets stay on the server and are encrypted at rest', (bac
     expect(row.auth_header_value).toMatch(/^enc:v1:/);
     const upstreamOf = await again.endpoints.upstream(endpointId);
     expect(upstreamOf.headers).toEqual({ authorization: 'Bearer sk-legacy-plain-0123456789' });
+    const bench = (await tables<Json>(again.store.db).selectFrom('benchmarks').selectAll().where('id', '=', benchmarkId).executeTakeFirst()) as Json;
+    expect(`${bench.recipe} ${bench.recipe_text}`).not.toContain('sk-legacy-bench');
+    expect(bench.recipe_text).toMatch(/^enc:v1:/);
     const b = (await (await call(again, `/api/v1/benchmarks/${benchmarkId}`, readKey)).json()) as Json;
-    expect(b.recipe.target.headers.Authorization).toBe('Bearer sk-b…321');
+    expect(b.recipe.target.headers.Authorization).toBe('Bearer sk-l…789');
+    expect(b.recipeText).toBe('target:\n  headers:\n    Authorization: "Bearer sk-l…789"\n');
   });
 });
