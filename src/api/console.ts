@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import fastifyStatic from '@fastify/static';
@@ -17,6 +18,56 @@ const NOT_CONSOLE = /^\/(api|v1|v2|health|ready|metrics|assets)(\/|$|\?)/;
 export interface ConsoleOptions {
   /** The built console; default `<package root>/web/dist`. */
   dir?: string;
+  /** Other origins the page may call (the gateway, for Try it), read on each request: its port may be chosen after start. */
+  connectOrigins?: () => string[];
+}
+
+/** sha256 hashes, as CSP sources, of a page's inline `<script>` (or `<style>`) elements. */
+function inlineHashes(html: string, tag: 'script' | 'style'): string[] {
+  const re = tag === 'script' ? /<script(?![^>]*\bsrc=)[^>]*>([\s\S]*?)<\/script>/gi : /<style[^>]*>([\s\S]*?)<\/style>/gi;
+  return [...html.matchAll(re)].map((m) => `'sha256-${createHash('sha256').update(m[1]!, 'utf8').digest('base64')}'`);
+}
+
+function origin(url: string): string | null {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The console's Content-Security-Policy: everything from this server, scripts only the bundle and the
+ * page's own inline script (by hash), no framing. `connect-src` adds the gateway, which Try it calls.
+ * The editor (CodeMirror) writes its styles into <style> elements: those carry a nonce, new on every
+ * load of the page and given to the app in `<meta name="csp-nonce">`.
+ */
+export function consolePolicy(html: string, connectOrigins: string[], styleNonce?: string): string {
+  const connect = [...new Set(connectOrigins.map(origin).filter((o): o is string => o !== null))];
+  return [
+    "default-src 'self'",
+    `script-src 'self' ${inlineHashes(html, 'script').join(' ')}`.trim(),
+    `style-src 'self' ${[...inlineHashes(html, 'style'), ...(styleNonce ? [`'nonce-${styleNonce}'`] : [])].join(' ')}`.trim(),
+    "img-src 'self' data:",
+    "font-src 'self' data:",
+    `connect-src 'self' ${connect.join(' ')}`.trim(),
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
+
+/** The page with its style nonce in `<meta name="csp-nonce">`, first thing in its head. */
+function withNonce(html: string, nonce: string): string {
+  const meta = `<meta name="csp-nonce" content="${nonce}" />`;
+  if (/<head[^>]*>/i.test(html)) return html.replace(/<head[^>]*>/i, (m) => `${m}\n    ${meta}`);
+  return html.replace(/^(<!doctype[^>]*>)?/i, (m) => `${m}${meta}`);
+}
+
+/** Headers every console response carries: no framing (clickjacking), no MIME sniffing, no referrer. */
+function protect(reply: FastifyReply): FastifyReply {
+  return reply.header('x-frame-options', 'DENY').header('x-content-type-options', 'nosniff').header('referrer-policy', 'no-referrer');
 }
 
 export interface Console {
@@ -62,19 +113,26 @@ export async function registerConsole(app: App, opts: ConsoleOptions = {}): Prom
   const sendIndex = (req: FastifyRequest, reply: FastifyReply): FastifyReply => {
     const html = indexHtml();
     if (html === undefined) {
-      if (wantsHtml(req)) return reply.code(503).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(NOT_BUILT_HTML);
+      if (wantsHtml(req)) {
+        return protect(reply)
+          .code(503)
+          .type('text/html; charset=utf-8')
+          .header('cache-control', 'no-store')
+          .header('content-security-policy', consolePolicy(NOT_BUILT_HTML, []))
+          .send(NOT_BUILT_HTML);
+      }
       return reply
         .code(503)
         .type('application/json')
         .header('cache-control', 'no-store')
         .send({ status: 'console_not_built', detail: 'This server has no web/dist.', hint: 'Run `npm run build` to build the web console, then restart the server.' });
     }
-    return reply
+    const nonce = randomBytes(16).toString('base64');
+    return protect(reply)
       .type('text/html; charset=utf-8')
       .header('cache-control', 'no-cache')
-      .header('x-content-type-options', 'nosniff')
-      .header('referrer-policy', 'no-referrer')
-      .send(html);
+      .header('content-security-policy', consolePolicy(html, opts.connectOrigins?.() ?? [], nonce))
+      .send(withNonce(html, nonce));
   };
 
   app.get('/', { schema: { hide: true } }, (req, reply) => sendIndex(req, reply));
@@ -90,6 +148,9 @@ export async function registerConsole(app: App, opts: ConsoleOptions = {}): Prom
       maxAge: '365d',
       preCompressed: true,
       index: false,
+      setHeaders: (reply) => {
+        protect(reply);
+      },
     });
   }
 

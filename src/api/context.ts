@@ -39,6 +39,8 @@ export interface ApiDeps {
   credentialResolvers?: CredentialResolver[];
   /** The routes of the systems this server runs, each built from its own services. */
   routes?: RoutePlugin[];
+  /** Origins the console may call besides its own (the gateway's advertised URL, for "Try it"). */
+  consoleConnectOrigins?: () => string[];
 }
 
 declare module 'fastify' {

@@ -47,7 +47,7 @@ export async function buildApi(deps: ApiDeps): Promise<App> {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler((err, req, reply) => sendProblem(err, req, reply));
-  const webConsole = await registerConsole(app);
+  const webConsole = await registerConsole(app, { connectOrigins: () => deps.consoleConnectOrigins?.() ?? [] });
   app.setNotFoundHandler((req, reply) => {
     if (webConsole.fallback(req, reply)) return;
     sendProblem(new CatapultError('CATAPULT_ROUTE_NOT_FOUND', `No route ${req.method} ${req.url.split('?')[0]}.`), req, reply);

@@ -68,7 +68,12 @@ const target = z
   .strictObject({
     deployment: z.string().min(1).optional(),
     endpoint: z.string().min(1).optional(),
-    url: z.url().optional(),
+    url: z
+      .url()
+      .refine((u) => !/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(u), {
+        message: 'credentials in the URL would be shown to everyone who can read benchmarks; put them in target.headers (e.g. authorization: Basic …), which are kept secret',
+      })
+      .optional(),
     service: service.optional(),
     /** Extra request headers (for example an auth header for an external URL). */
     headers: z.record(z.string(), z.string()).default({}),

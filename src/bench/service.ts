@@ -13,12 +13,14 @@ import type { AnyDb, Store } from '../store/index.js';
 import { fromJson, tables, toJson } from '../store/index.js';
 import type { TaskContext, TaskEngine, TaskHandlers } from '../tasks/index.js';
 import { isTaskFailure } from '../tasks/index.js';
+import type { SecretBox } from '../secrets/index.js';
 import { type Clock, newId } from '../util/index.js';
 import { DatasetError } from './audio.js';
 import { prepareItems } from './dataset.js';
 import { LoadEngine, type PreparedItem, type ShardProgress } from './engine.js';
 import { type StagePlan, planStages, shardStages } from './plan.js';
 import { type Recipe, RecipeError, parseRecipe, validateRecipe } from './recipe.js';
+import { openRecipe, sealRecipeJson, sealRecipeText, sealStoredBenchmarks, viewRecipe, viewRecipeText } from './secrets.js';
 import { RecordWriter, type RequestRecord, readAllRecords, readRecords } from './records.js';
 import { type BenchTables, type BenchmarkShardsTable, type BenchmarkState, type BenchmarksTable, FINAL_STATES } from './schema.js';
 import { decodeHistogram, encodeHistogram, mergeHistograms, percentilesMs } from './stats.js';
@@ -144,6 +146,8 @@ export interface BenchmarkServiceDeps {
   readyAgents: () => number;
   /** Where the data-plane gateway listens. */
   gatewayUrl: () => string;
+  /** Seals recipes' headers and the run's target headers at rest. */
+  secrets: SecretBox;
 }
 
 export interface CreateInput {
@@ -345,8 +349,8 @@ export class BenchmarkService {
       name: recipe.name,
       state: 'pending',
       reason: 'queued',
-      recipe: toJson(recipe),
-      recipe_text: text,
+      recipe: sealRecipeJson(this.d.secrets, recipe),
+      recipe_text: sealRecipeText(this.d.secrets, text, recipe),
       target_kind: target.kind,
       target_ref: target.ref,
       target_url: target.kind === 'url' ? target.ref : null,
@@ -448,9 +452,14 @@ export class BenchmarkService {
       summary: fromJson<SummaryView | null>(row.summary, null),
       wer: row.wer === null ? null : Number(row.wer),
       cer: row.cer === null ? null : Number(row.cer),
-      recipe: fromJson<Recipe>(row.recipe, {} as Recipe),
-      recipeText: row.recipe_text,
+      recipe: viewRecipe(this.d.secrets, row.recipe),
+      recipeText: viewRecipeText(this.d.secrets, row.recipe_text),
     };
+  }
+
+  /** Seals headers stored in clear by older versions (at startup); returns how many benchmarks changed. */
+  async sealStored(): Promise<number> {
+    return this.d.store.write((trx) => sealStoredBenchmarks(trx, this.d.secrets));
   }
 
   async get(id: string): Promise<BenchmarkView> {
@@ -624,7 +633,7 @@ export class BenchmarkService {
 
   private async prepareAndRun(ctx: TaskContext<{ benchmarkId: string }>, row: BenchmarksTable): Promise<unknown> {
     const id = row.id;
-    const recipe = fromJson<Recipe>(row.recipe, {} as Recipe);
+    const recipe = openRecipe(this.d.secrets, row.recipe);
     const run: LocalRun = { abort: new AbortController(), progress: new Map(), lastWrite: 0 };
     const onTaskAbort = () => run.abort.abort(ctx.signal.reason);
     ctx.signal.addEventListener('abort', onTaskAbort, { once: true });
@@ -665,6 +674,8 @@ export class BenchmarkService {
             plan: toJson(plan),
             model: target!.model,
             target_url: target!.baseUrl,
+            // Agents fetch the headers with their shard.
+            ...(recipe.clients.where === 'agents' ? { target_headers: this.d.secrets.sealJson(target!.headers) } : {}),
             started_at: this.d.clock.now(),
             heartbeat_at: this.d.clock.now(),
             updated_at: this.d.clock.now(),
@@ -732,7 +743,7 @@ export class BenchmarkService {
   private async runKey(id: string, routeId: string): Promise<Record<string, string>> {
     const { key, secret } = await this.d.keys.create({ name: `benchmark ${id}`, scopes: ['infer'], deployments: [routeId], expiresAt: this.d.clock.now() + 7 * 86_400_000 }, null);
     const headers = { authorization: `Bearer ${secret}` };
-    await this.patch(id, { run_key_id: key.id, target_headers: toJson(headers) });
+    await this.patch(id, { run_key_id: key.id, target_headers: this.d.secrets.sealJson(headers) });
     return headers;
   }
 
@@ -1008,7 +1019,7 @@ export class BenchmarkService {
       slo: recipe.slo,
       seed: recipe.seed,
       stages: plan.stages,
-      target: { baseUrl: row.target_url, headers: fromJson<Record<string, string>>(row.target_headers, {}) },
+      target: { baseUrl: row.target_url, headers: this.d.secrets.openJson<Record<string, string>>(row.target_headers, {}) },
       items: await this.readItems(row.id),
     };
   }

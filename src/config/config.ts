@@ -17,6 +17,13 @@ export const configSchema = z.strictObject({
     .refine((v) => v === '' || /^postgres(ql)?:\/\//.test(v), {
       message: 'must be empty (SQLite) or a postgres:// URL',
     }),
+  secretKey: z
+    .string()
+    .default('')
+    .describe('Key (32 bytes, base64) that encrypts stored secrets; the same on every server sharing a database. Empty: <dataDir>/secret.key, created on first start')
+    .refine((v) => v === '' || (/^[A-Za-z0-9+/_-]+={0,2}$/.test(v.trim()) && Buffer.from(v.trim().replace(/-/g, '+').replace(/_/g, '/'), 'base64').length === 32), {
+      message: 'must be 32 bytes in base64 (e.g. from `openssl rand -base64 32`)',
+    }),
   apiHost: z.string().default('127.0.0.1').describe('Address the control-plane API listens on'),
   apiPort: z.coerce.number().int().min(0).max(65535).default(8080).describe('Port of the control-plane API (0: any free port)'),
   gatewayHost: z.string().default('127.0.0.1').describe('Address the data-plane gateway listens on'),

@@ -233,6 +233,11 @@ export const CATALOGUE = {
     title: 'This agent does not hold the benchmark shard',
     hint: 'Claim the shard task first; an agent may only read and report the shards it holds.',
   },
+  CATAPULT_SECRET_KEY_MISMATCH: {
+    status: 500,
+    title: 'A stored secret cannot be decrypted with this server\'s secret key',
+    hint: 'Start every server that shares the database with the same secretKey (CATAPULT_SECRET_KEY), or copy <dataDir>/secret.key from the server that stored the secret.',
+  },
   CATAPULT_INTERNAL: {
     status: 500,
     title: 'Internal error',

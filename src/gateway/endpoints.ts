@@ -4,6 +4,7 @@ import type { EventLog } from '../events/index.js';
 import type { CatapultMigration, Store } from '../store/index.js';
 import { tables } from '../store/index.js';
 import { type Clock, newId } from '../util/index.js';
+import type { SecretBox } from '../secrets/index.js';
 import type { RouteRegistry } from './registry.js';
 import { ROUTE_PROTOCOLS, type RouteInput, routeNameSchema, upstreamUrlSchema } from './types.js';
 
@@ -15,7 +16,7 @@ interface EndpointsTable {
   upstream_model: string | null;
   description: string | null;
   auth_header_name: string | null;
-  /** The auth header's value: a secret, returned by no API, sent only to the upstream by gateways. */
+  /** The auth header's value, sealed by the SecretBox (in clear in rows of older versions): returned by no API, sent only to the upstream by gateways. */
   auth_header_value: string | null;
   created_at: number;
   created_by: string | null;
@@ -112,7 +113,7 @@ function toEndpoint(row: EndpointsTable): Endpoint {
 }
 
 /** The route of an endpoint: one replica that is always ready (its health is the outside world's). */
-function endpointRoute(row: EndpointsTable): RouteInput {
+function endpointRoute(row: EndpointsTable, box: SecretBox): RouteInput {
   return {
     id: row.id,
     kind: 'endpoint',
@@ -121,7 +122,7 @@ function endpointRoute(row: EndpointsTable): RouteInput {
     protocol: row.protocol as RouteInput['protocol'],
     replicas: [{ id: row.id, url: row.url, ready: true }],
     ...(row.upstream_model ? { upstreamModel: row.upstream_model } : {}),
-    ...(row.auth_header_value !== null ? { upstreamHeaders: { [(row.auth_header_name ?? 'authorization').toLowerCase()]: row.auth_header_value } } : {}),
+    ...(row.auth_header_value !== null ? { upstreamHeaders: { [(row.auth_header_name ?? 'authorization').toLowerCase()]: box.open(row.auth_header_value) } } : {}),
   };
 }
 
@@ -136,6 +137,8 @@ export class EndpointService {
     private readonly events: EventLog,
     private readonly clock: Clock,
     private readonly routes: RouteRegistry,
+    /** Seals auth header values at rest. */
+    private readonly box: SecretBox,
   ) {}
 
   async create(input: CreateEndpointInput, createdBy: string | null): Promise<Endpoint> {
@@ -148,7 +151,7 @@ export class EndpointService {
       upstream_model: parsed.upstreamModel ?? null,
       description: parsed.description ?? null,
       auth_header_name: parsed.authHeader !== undefined ? (parsed.authHeaderName ?? 'Authorization') : null,
-      auth_header_value: parsed.authHeader ?? null,
+      auth_header_value: this.box.sealNullable(parsed.authHeader ?? null),
       created_at: this.clock.now(),
       created_by: createdBy,
     };
@@ -157,7 +160,7 @@ export class EndpointService {
       const clash = await db.selectFrom('gateway_endpoints').select('id').where('name', '=', row.name).executeTakeFirst();
       if (clash) throw new CatapultError('CATAPULT_ENDPOINT_EXISTS', `An endpoint named '${row.name}' already exists (${clash.id}).`, { id: clash.id });
       await db.insertInto('gateway_endpoints').values(row).execute();
-      await this.routes.upsertIn(trx, endpointRoute(row));
+      await this.routes.upsertIn(trx, endpointRoute(row, this.box));
       await this.events.append(trx, {
         type: 'endpoint.created',
         subject: { kind: 'endpoint', id: row.id },
@@ -190,7 +193,7 @@ export class EndpointService {
       url: row.url,
       protocol: row.protocol as Endpoint['protocol'],
       model: row.upstream_model ?? row.name,
-      headers: row.auth_header_value !== null ? { [(row.auth_header_name ?? 'authorization').toLowerCase()]: row.auth_header_value } : {},
+      headers: row.auth_header_value !== null ? { [(row.auth_header_name ?? 'authorization').toLowerCase()]: this.box.open(row.auth_header_value) } : {},
     };
   }
 
@@ -205,6 +208,16 @@ export class EndpointService {
     });
     this.events.kick();
     return toEndpoint(row);
+  }
+
+  /** Seals auth headers that rows of older versions hold in clear (at startup); returns how many. */
+  async sealStored(): Promise<number> {
+    return this.store.write(async (trx) => {
+      const db = tables<EndpointTables>(trx);
+      const rows = await db.selectFrom('gateway_endpoints').select(['id', 'auth_header_value']).where('auth_header_value', 'is not', null).where('auth_header_value', 'not like', 'enc:%').execute();
+      for (const row of rows) await db.updateTable('gateway_endpoints').set({ auth_header_value: this.box.seal(row.auth_header_value!) }).where('id', '=', row.id).execute();
+      return rows.length;
+    });
   }
 
   private async row(db: Store['db'], idOrName: string): Promise<EndpointsTable> {

@@ -2,6 +2,7 @@ import { CatapultError } from '../errors/index.js';
 import type { EventLog } from '../events/index.js';
 import type { AnyDb, CatapultMigration, Store } from '../store/index.js';
 import { fromJson, tables, toJson } from '../store/index.js';
+import { type SecretBox, redactHeaders } from '../secrets/index.js';
 import type { Clock } from '../util/index.js';
 import { type Route, type RouteInput, type RouteView, routeInputSchema } from './types.js';
 
@@ -12,7 +13,7 @@ interface GatewayRoutesTable {
   protocol: string;
   /** The route without its secrets, as JSON. */
   data: string;
-  /** Upstream headers as JSON, or null. Kept apart so no read path shows them by accident. */
+  /** Upstream headers as JSON sealed by the SecretBox (plain JSON in rows of older versions), or null. Kept apart so no read path shows them by accident. */
   secrets: string | null;
   seq: number;
   updated_at: number;
@@ -69,17 +70,19 @@ function routeData(r: ReturnType<typeof routeInputSchema.parse>): RouteData {
   };
 }
 
-function toRoute(row: GatewayRoutesTable): Route {
+function toRoute(row: GatewayRoutesTable, box: SecretBox): Route {
   const data = fromJson<RouteData>(row.data, {} as RouteData);
-  const secrets = fromJson<Record<string, string> | null>(row.secrets, null);
+  const secrets = box.openJson<Record<string, string> | null>(row.secrets, null);
   return { ...data, ...(secrets ? { upstreamHeaders: secrets } : {}), seq: Number(row.seq), updatedAt: Number(row.updated_at) };
 }
 
-/** A route as read APIs show it; `withSecrets` only for gateway (or admin) principals. */
+/** A route as read APIs show it: upstream headers in clear (`withSecrets`, gateway principals only) or redacted. */
 export function viewRoute(route: Route, withSecrets: boolean): RouteView {
   const { upstreamHeaders, ...rest } = route;
   const has = upstreamHeaders !== undefined && Object.keys(upstreamHeaders).length > 0;
-  return { ...rest, hasUpstreamHeaders: has, ...(withSecrets && upstreamHeaders ? { upstreamHeaders } : {}) };
+  if (!has) return { ...rest, hasUpstreamHeaders: false };
+  if (withSecrets) return { ...rest, hasUpstreamHeaders: true, upstreamHeaders };
+  return { ...rest, hasUpstreamHeaders: true, upstreamHeaders: redactHeaders(upstreamHeaders), upstreamHeadersRedacted: true };
 }
 
 /**
@@ -96,6 +99,8 @@ export class RouteRegistry {
     private readonly store: Store,
     private readonly events: EventLog,
     private readonly clock: Clock,
+    /** Seals upstream headers at rest (the `secrets` column). */
+    private readonly box: SecretBox,
   ) {}
 
   /**
@@ -121,10 +126,12 @@ export class RouteRegistry {
     const r = parsed.data;
     const data = routeData(r);
     const dataJson = toJson(data);
-    const secrets = r.upstreamHeaders && Object.keys(r.upstreamHeaders).length > 0 ? toJson(r.upstreamHeaders) : null;
+    const plainSecrets = r.upstreamHeaders && Object.keys(r.upstreamHeaders).length > 0 ? toJson(r.upstreamHeaders) : null;
     const db = tables<RouteTables>(trx);
     const existing = await db.selectFrom('gateway_routes').selectAll().where('id', '=', r.id).executeTakeFirst();
-    if (existing && existing.data === dataJson && existing.secrets === secrets) return toRoute(existing);
+    // Sealing is randomised, so equal secrets are compared in clear.
+    if (existing && existing.data === dataJson && this.box.openNullable(existing.secrets) === plainSecrets) return toRoute(existing, this.box);
+    const secrets = this.box.sealNullable(plainSecrets);
 
     const now = this.clock.now();
     // The append comes first: on Postgres it takes the event log's lock, so the name check below
@@ -154,7 +161,7 @@ export class RouteRegistry {
       .insertInto('gateway_route_names')
       .values(names.map((name) => ({ name, route_id: r.id })))
       .execute();
-    return toRoute(row);
+    return toRoute(row, this.box);
   }
 
   /** Deletes a route and publishes `route.deleted`; false when there was none. */
@@ -178,13 +185,13 @@ export class RouteRegistry {
   /** One route with its secrets, or undefined. */
   async get(id: string): Promise<Route | undefined> {
     const row = await tables<RouteTables>(this.store.db).selectFrom('gateway_routes').selectAll().where('id', '=', id).executeTakeFirst();
-    return row ? toRoute(row) : undefined;
+    return row ? toRoute(row, this.box) : undefined;
   }
 
   /** Every route with its secrets, by name. */
   async list(): Promise<Route[]> {
     const rows = await tables<RouteTables>(this.store.db).selectFrom('gateway_routes').selectAll().orderBy('name').execute();
-    return rows.map(toRoute);
+    return rows.map((row) => toRoute(row, this.box));
   }
 
   /**
@@ -195,5 +202,15 @@ export class RouteRegistry {
   async snapshot(): Promise<{ seq: number; items: Route[] }> {
     const seq = await this.events.latestSeq();
     return { seq, items: await this.list() };
+  }
+
+  /** Seals upstream headers that rows of older versions hold in clear (at startup); returns how many. */
+  async sealStored(): Promise<number> {
+    return this.store.write(async (trx) => {
+      const db = tables<RouteTables>(trx);
+      const rows = await db.selectFrom('gateway_routes').select(['id', 'secrets']).where('secrets', 'is not', null).where('secrets', 'not like', 'enc:%').execute();
+      for (const row of rows) await db.updateTable('gateway_routes').set({ secrets: this.box.seal(row.secrets!) }).where('id', '=', row.id).execute();
+      return rows.length;
+    });
   }
 }

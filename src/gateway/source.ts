@@ -190,7 +190,7 @@ export function inProcessSource(deps: { events: EventLog; registry: RouteRegistr
 export interface RemoteSourceOptions {
   /** Control-plane base URL, e.g. http://cp:8080. */
   url: string;
-  /** An API key with the `gateway` (or `admin`) scope. */
+  /** An API key with the `gateway` scope (an admin key reads routes' upstream credentials redacted). */
   key: string;
   reconnectMinMs?: number;
   reconnectMaxMs?: number;
@@ -201,7 +201,15 @@ export interface RemoteSourceOptions {
 }
 
 function routeFromView(view: RouteView): Route {
-  const { hasUpstreamHeaders: _, ...route } = view;
+  if (view.upstreamHeadersRedacted === true) {
+    // Sending a redacted credential upstream would fail every request of the route; refuse instead.
+    throw new ApiError(
+      403,
+      'CATAPULT_FORBIDDEN',
+      `the control plane sent route ${view.name}'s upstream headers redacted: the gateway key needs the gateway scope itself (\`catapult keys create --name gw --scopes gateway\`)`,
+    );
+  }
+  const { hasUpstreamHeaders: _, upstreamHeadersRedacted: __, ...route } = view;
   return route;
 }
 
@@ -305,7 +313,7 @@ export function remoteSource(opts: RemoteSourceOptions): RouteSource {
         log.warn(
           { err: lastError, retryInMs: delay, tableRoutes: table.routeCount },
           refused
-            ? 'the control plane refused the gateway key (it needs the gateway or admin scope); serving the last known table'
+            ? 'the control plane refused the gateway key (it needs the gateway scope); serving the last known table'
             : 'lost the control plane; serving the last known routing table and reconnecting',
         );
       }

@@ -68,11 +68,13 @@ export type Route = z.output<typeof routeInputSchema> & {
   updatedAt: number;
 };
 
-/** A route as read APIs and events show it: upstream headers only for gateway principals. */
+/** A route as read APIs and events show it: upstream headers in clear only for gateway principals. */
 export type RouteView = Omit<Route, 'upstreamHeaders'> & {
   upstreamHeaders?: Record<string, string>;
   /** Whether the route carries upstream headers (shown even when their values are not). */
   hasUpstreamHeaders: boolean;
+  /** Set when `upstreamHeaders` are shown redacted (`Bearer sk-…765`), to a principal without the gateway scope. */
+  upstreamHeadersRedacted?: boolean;
 };
 
 export const routeViewSchema = z
@@ -83,8 +85,12 @@ export const routeViewSchema = z
     aliases: z.array(z.string()),
     protocol: z.enum(ROUTE_PROTOCOLS),
     replicas: z.array(z.object({ id: z.string(), url: z.string(), ready: z.boolean() })),
-    upstreamHeaders: z.record(z.string(), z.string()).optional().describe('Only for keys with the gateway (or admin) scope'),
+    upstreamHeaders: z
+      .record(z.string(), z.string())
+      .optional()
+      .describe('In clear only for keys with the gateway scope; redacted (`Bearer sk-…765`) for every other key'),
     hasUpstreamHeaders: z.boolean(),
+    upstreamHeadersRedacted: z.boolean().optional().describe('True when upstreamHeaders are redacted'),
     upstreamModel: z.string().optional(),
     affinity: z.enum(AFFINITY_MODES).optional(),
     seq: z.number(),

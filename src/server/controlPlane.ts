@@ -11,6 +11,7 @@ import { EndpointService, RouteRegistry } from '../gateway/index.js';
 import { ModelService } from '../models/index.js';
 import { type Logger, createMetricsRegistry } from '../observability/index.js';
 import { detectModelFormat, runtimeCatalog, runtimeForFormat } from './runtimes.js';
+import { loadSecretBox } from '../secrets/index.js';
 import { Store } from '../store/index.js';
 import { TaskEngine, TaskHandlers, WorkerPool } from '../tasks/index.js';
 import { type Clock, systemClock } from '../util/index.js';
@@ -66,6 +67,8 @@ export function sqliteFile(config: Config): string {
 export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
   const { config, log } = opts;
   const clock = opts.clock ?? systemClock;
+  // Before the store: the key file, and the data dir (0700) when this creates it.
+  const secrets = loadSecretBox({ secretKey: config.secretKey, dataDir: config.dataDir });
   const store = new Store({ databaseUrl: config.databaseUrl, sqliteFile: sqliteFile(config), migrations: allMigrations() });
   try {
     const applied = await store.migrate();
@@ -84,8 +87,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const taskHandlers = new TaskHandlers();
   const cluster = new ClusterService({ config, store, clock, log, events, metrics });
   await cluster.start();
-  const routeRegistry = new RouteRegistry(store, events, clock);
-  const endpoints = new EndpointService(store, events, clock, routeRegistry);
+  const routeRegistry = new RouteRegistry(store, events, clock, secrets);
+  const endpoints = new EndpointService(store, events, clock, routeRegistry, secrets);
   const models = new ModelService(store, events, clock, detectModelFormat);
   const replicaLogs = new ReplicaLogs(store, clock);
   const deployments = new DeploymentService({
@@ -111,7 +114,11 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     keys,
     readyAgents: () => cluster.listWorkers({ state: 'ready' }).length,
     gatewayUrl: () => deployments.gatewayUrl,
+    secrets,
   });
+  // Secrets stored in clear by older versions are sealed once, here, before anything reads them.
+  const sealed = (await endpoints.sealStored()) + (await routeRegistry.sealStored()) + (await benchmarks.sealStored());
+  if (sealed > 0) log.info({ sealed }, 'secrets stored in clear by an older version encrypted');
   benchmarks.registerTasks(taskHandlers);
   opts.registerTasks?.(taskHandlers);
   const taskPool = new WorkerPool(tasks, { store, clock, log }, { handlers: taskHandlers, concurrency: TASK_CONCURRENCY });
@@ -130,6 +137,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       deploymentRoutes({ deployments, models, replicaLogs, events, runtimeForFormat }),
       benchmarkRoutes(benchmarks),
     ],
+    consoleConnectOrigins: () => [deployments.gatewayUrl],
   };
   const api = await buildApi(deps);
   let url = '';

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, type Migration, Migrator, PostgresDialect, SqliteDialect, type SqliteDatabase, sql, type Transaction } from 'kysely';
@@ -83,9 +83,13 @@ export class Store {
       this.dialect = 'sqlite';
       const file = resolve(opts.sqliteFile);
       this.description = `sqlite:${file}`;
-      mkdirSync(dirname(file), { recursive: true });
+      // The database holds sealed secrets and everything else Catapult knows: only its owner reads it.
+      if (!existsSync(dirname(file))) mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+      closeSync(openSync(file, 'a', 0o600));
       const database = new SQLite(file);
       database.pragma('journal_mode = WAL');
+      // SQLite gives the -wal and -shm files the database file's mode; files of an older start are tightened here.
+      for (const f of [file, `${file}-wal`, `${file}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
       database.pragma('synchronous = NORMAL');
       database.pragma('busy_timeout = 5000');
       database.pragma('foreign_keys = ON');

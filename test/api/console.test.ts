@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Fastify from 'fastify';
@@ -6,6 +7,20 @@ import { registerConsole } from '../../src/api/console.js';
 import type { App } from '../../src/api/index.js';
 import { type TestControlPlane, startTestControlPlane } from '../helpers/controlPlane.js';
 import { tempDir } from '../helpers/services.js';
+
+const THEME_SCRIPT = "try { document.documentElement.dataset.theme = 'dark'; } catch (e) {}";
+
+/** A Content-Security-Policy header as directive → sources. */
+function policy(header: string | string[] | undefined): Record<string, string[]> {
+  expect(typeof header, 'content-security-policy header').toBe('string');
+  return Object.fromEntries(
+    (header as string)
+      .split(';')
+      .map((d) => d.trim().split(/\s+/))
+      .filter((d) => d[0])
+      .map(([name, ...sources]) => [name!, sources]),
+  );
+}
 
 /** A server with only the console on it, over a console directory made for the test. */
 async function consoleServer(dir: string): Promise<App> {
@@ -27,7 +42,7 @@ describe('the web console is served from the control plane', () => {
   beforeAll(async () => {
     const dist = join(tmp.dir, 'dist');
     mkdirSync(join(dist, 'assets'), { recursive: true });
-    writeFileSync(join(dist, 'index.html'), '<!doctype html><title>Catapult</title><script type="module" src="/assets/app-1a2b3c.js"></script>');
+    writeFileSync(join(dist, 'index.html'), `<!doctype html><title>Catapult</title><script>${THEME_SCRIPT}</script><script type="module" src="/assets/app-1a2b3c.js"></script>`);
     writeFileSync(join(dist, 'assets', 'app-1a2b3c.js'), 'console.log("app")');
     app = await consoleServer(dist);
     bare = await consoleServer(join(tmp.dir, 'missing'));
@@ -44,6 +59,33 @@ describe('the web console is served from the control plane', () => {
     expect(res.headers['content-type']).toMatch(/^text\/html/);
     expect(res.headers['cache-control']).toBe('no-cache');
     expect(res.body).toContain('<title>Catapult</title>');
+  });
+
+  it('forbids framing and every script but its own bundle and its own inline script, by hash', async () => {
+    for (const url of ['/', '/deployments/iris']) {
+      const res = await app.inject({ method: 'GET', url, headers: { accept: 'text/html' } });
+      expect(res.statusCode, url).toBe(200);
+      const csp = policy(res.headers['content-security-policy']);
+      expect(csp['default-src']).toEqual(["'self'"]);
+      expect(csp['frame-ancestors']).toEqual(["'none'"]);
+      expect(csp['object-src']).toEqual(["'none'"]);
+      const hash = `'sha256-${createHash('sha256').update(THEME_SCRIPT).digest('base64')}'`;
+      expect(csp['script-src']).toEqual(["'self'", hash]);
+      expect(csp['script-src']!.join(' ')).not.toMatch(/unsafe/);
+      // Styles the app writes at run time need the page's nonce, new on every load.
+      const nonce = /<meta name="csp-nonce" content="([^"]+)"/.exec(res.body)?.[1];
+      expect(csp['style-src']).toEqual(["'self'", `'nonce-${nonce}'`]);
+      expect(res.headers['x-frame-options']).toBe('DENY');
+      expect(res.headers['x-content-type-options']).toBe('nosniff');
+      expect(res.headers['referrer-policy']).toBe('no-referrer');
+    }
+    const nonces = await Promise.all([1, 2].map(async () => /content="([^"]+)"/.exec((await app.inject({ method: 'GET', url: '/' })).body)?.[1]));
+    expect(nonces[0]).not.toBe(nonces[1]);
+    const asset = await app.inject({ method: 'GET', url: '/assets/app-1a2b3c.js' });
+    expect(asset.headers['x-content-type-options']).toBe('nosniff');
+    expect(asset.headers['x-frame-options']).toBe('DENY');
+    const page = await bare.inject({ method: 'GET', url: '/', headers: { accept: 'text/html' } });
+    expect(policy(page.headers['content-security-policy'])['frame-ancestors']).toEqual(["'none'"]);
   });
 
   it('caches hashed assets for a year', async () => {
@@ -92,6 +134,13 @@ describe('the console beside the API', () => {
     expect([200, 503]).toContain(res.status);
     const doc = (await (await t.call('GET', '/api/openapi.json', { key: null })).json()) as { paths: Record<string, unknown> };
     expect(Object.keys(doc.paths).filter((p) => !p.startsWith('/api/'))).toEqual([]);
+  });
+
+  it('lets the page call the gateway it advertises (Try it), and nothing else off the server', async () => {
+    const res = await t.call('GET', '/', { key: null, headers: { accept: 'text/html' } });
+    const csp = policy(res.headers.get('content-security-policy') ?? undefined);
+    expect(csp['frame-ancestors']).toEqual(["'none'"]);
+    if (res.status === 200) expect(csp['connect-src']).toEqual(["'self'", new URL(t.cp.deployments.gatewayUrl).origin]);
   });
 
   it('still answers unknown API routes with a problem, not the app', async () => {

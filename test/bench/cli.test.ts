@@ -69,7 +69,11 @@ stop: { requests: ${concurrency * 6} }
 
   it('lists, shows, compares and exports runs', async () => {
     const a = JSON.parse((await runCli(['bench', 'run', recipe('a.yaml', quick(1)), '--json'], { env, timeoutMs: 60_000 })).stdout);
-    const b = JSON.parse((await runCli(['bench', 'run', recipe('b.yaml', quick(4)), '--json'], { env, timeoutMs: 60_000 })).stdout);
+    // A credential in the recipe is sent with every request, and shown redacted by every command.
+    const withToken = quick(4).replace('  deployment: demo-llm\n', '  deployment: demo-llm\n  headers: { x-upstream-token: tok-cli-secret-0123456789 }\n');
+    const runB = await runCli(['bench', 'run', recipe('b.yaml', withToken), '--json'], { env, timeoutMs: 60_000 });
+    expect(runB.stdout).not.toContain('tok-cli-secret-0123456789');
+    const b = JSON.parse(runB.stdout);
     expect(a.benchmark.state).toBe('completed');
     expect(b.results.stages[0].requests.ok).toBe(24);
 
@@ -83,6 +87,11 @@ stop: { requests: ${concurrency * 6} }
     expect(cmp.stdout).toContain('relative to the first row:');
     const csv = await runCli(['bench', 'export', b.benchmark.id, '--format', 'csv'], { env });
     expect(csv.stdout.split('\n')[1]).toMatch(new RegExp(`^${b.benchmark.id},quick 4,completed,0,concurrency 4,`));
+    const json = await runCli(['bench', 'export', b.benchmark.id, '--format', 'json'], { env });
+    expect(json.code, json.stderr).toBe(0);
+    expect(json.stdout).not.toContain('tok-cli-secret-0123456789');
+    expect(JSON.parse(json.stdout).benchmark.recipe.target.headers).toEqual({ 'x-upstream-token': 'tok-…789' });
+    expect((await runCli(['bench', 'show', b.benchmark.id], { env })).stdout).not.toContain('tok-cli-secret-0123456789');
     const records = await runCli(['bench', 'export', b.benchmark.id, '--format', 'records-jsonl'], { env });
     expect(records.stdout.trim().split('\n')).toHaveLength(24);
   });

@@ -34,6 +34,8 @@ describeBrowser('the web console, in a browser, against catapult up', () => {
   let browser: TestBrowser;
   let page: Page;
   const pageErrors: string[] = [];
+  // What the browser blocks under the console's Content-Security-Policy: it reports each in the console.
+  const cspViolations: string[] = [];
 
   const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
   const expectAccessible = async (what: string) => {
@@ -53,12 +55,25 @@ describeBrowser('the web console, in a browser, against catapult up', () => {
     page = browser.page;
     page.setDefaultTimeout(15_000);
     page.on('pageerror', (e) => pageErrors.push(e.message));
+    page.on('console', (m) => {
+      if (/Content Security Policy|Refused to (load|execute|apply|connect|frame)/i.test(m.text())) cspViolations.push(m.text());
+    });
   }, 90_000);
 
   afterAll(async () => {
     await browser?.close();
     await up?.stop();
     tmp.remove();
+  });
+
+  it('runs no script the page did not ship: an injected inline script is refused', async () => {
+    const res = await page.goto(`${url}/`);
+    expect(res?.headers()['content-security-policy']).toContain("frame-ancestors 'none'");
+    // Evaluated in the page; written as strings because this file is compiled without the DOM's types.
+    await page.evaluate("{ const s = document.createElement('script'); s.textContent = 'window.injected = true'; document.head.append(s); }");
+    expect(await page.evaluate('window.injected')).toBeUndefined();
+    await expect.poll(() => cspViolations.length).toBeGreaterThan(0);
+    cspViolations.length = 0;
   });
 
   it('refuses a wrong key with the server’s explanation, then signs in with the admin key', async () => {
@@ -197,5 +212,6 @@ describeBrowser('the web console, in a browser, against catapult up', () => {
     await shot('08-compare');
     await expectAccessible('compare');
     expect(pageErrors).toEqual([]);
+    expect(cspViolations, 'Content-Security-Policy violations').toEqual([]);
   });
 });

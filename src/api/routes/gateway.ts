@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { type KeyService, hasScope } from '../../auth/index.js';
+import type { KeyService } from '../../auth/index.js';
 import type { EventLog } from '../../events/index.js';
 import { CatapultError } from '../../errors/index.js';
 import {
@@ -16,10 +16,14 @@ import { actorOf } from '../auth.js';
 import type { RoutePlugin } from '../route.js';
 import { errorResponses, idParams } from '../schemas.js';
 
-/** Gateway principals (and admins) see routes' upstream headers; everyone else sees only that they exist. */
+/**
+ * Only a key created with the `gateway` scope (a standalone gateway's credential) sees routes'
+ * upstream headers in clear; every other key, admin included, sees them redacted. An admin can still
+ * make a gateway key, but a person browsing routes never receives an upstream credential.
+ */
 function seesSecrets(req: FastifyRequest): boolean {
   const p = req.principal;
-  return p?.kind === 'key' && hasScope(p.key.scopes, 'gateway');
+  return p?.kind === 'key' && p.key.scopes.includes('gateway');
 }
 
 /**
@@ -38,7 +42,7 @@ export function gatewayRoutes(registry: RouteRegistry, endpoints: EndpointServic
           summary: 'Routing snapshot: every served model and its replicas, with the event seq it is consistent with',
           description:
             'A gateway loads this, then follows `GET /api/v1/events?since=<seq>&types=route.updated,route.deleted,key.created,key.revoked`. ' +
-            'Upstream headers (endpoint credentials) are included only for keys with the `gateway` or `admin` scope.',
+            'Upstream headers (endpoint credentials) are in clear only for keys with the `gateway` scope, and redacted (`Bearer sk-…765`, `upstreamHeadersRedacted: true`) for every other key.',
           response: { 200: z.object({ seq: z.number(), items: z.array(routeViewSchema) }), ...errorResponses },
         },
       },

@@ -40,7 +40,7 @@ export function registerGateway(program: Command): void {
     .command('gateway')
     .description('Run a standalone data-plane gateway that follows a control plane (run several behind a load balancer)')
     .option('--server <url>', 'control-plane URL (env CATAPULT_URL, default http://127.0.0.1:8080)')
-    .option('--key <key>', 'API key with the gateway (or admin) scope (env CATAPULT_API_KEY)')
+    .option('--key <key>', 'API key with the gateway scope (env CATAPULT_API_KEY)')
     .option('--host <host>', 'listen address (env CATAPULT_GATEWAY_HOST, default 127.0.0.1)')
     .option('--port <port>', 'listen port (env CATAPULT_GATEWAY_PORT, default 8000)')
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (env CATAPULT_LOG_LEVEL)')

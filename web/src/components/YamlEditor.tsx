@@ -73,6 +73,8 @@ export function YamlEditor({ value, onChange, label, issues = [], minHeight }: {
           lintGutter(),
           keymap.of([...defaultKeymap, ...historyKeymap]),
           EditorState.tabSize.of(2),
+          // The console's Content-Security-Policy admits only <style> elements carrying its nonce.
+          EditorView.cspNonce.of(document.querySelector<HTMLMetaElement>('meta[name="csp-nonce"]')?.content ?? ''),
           EditorView.contentAttributes.of({ 'aria-labelledby': labelId, 'aria-multiline': 'true', role: 'textbox', spellcheck: 'false' }),
           EditorView.updateListener.of((u) => {
             if (u.docChanged) onChangeRef.current(u.state.doc.toString());
