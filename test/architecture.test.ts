@@ -20,17 +20,20 @@ const domains = readdirSync(SRC).filter((d) => statSync(join(SRC, d)).isDirector
  * A new domain folder goes into this table, on the lowest floor whose imports it needs.
  */
 const FLOORS: { floor: number; name: string; domains: string[]; why: string }[] = [
-  { floor: 0, name: 'core', domains: ['config', 'errors', 'observability', 'util', 'sse'], why: 'leaves every domain may use: settings, the error catalogue, logging and metrics, small helpers, the SSE parser' },
-  { floor: 1, name: 'adapters', domains: ['store', 'client'], why: 'the two doors to the outside: the database and the control-plane HTTP client' },
-  { floor: 2, name: 'records', domains: ['events', 'audit', 'secrets'], why: 'durable records over the store: the event log, the audit log, secrets encrypted at rest' },
-  { floor: 3, name: 'state', domains: ['auth', 'models', 'tasks'], why: 'state machines over the store and events that the systems share: keys, the model catalogue, the task engine' },
-  { floor: 4, name: 'processes', domains: ['runtimes', 'supervisor'], why: 'how a model server is described and run as a process; no control-plane state' },
-  { floor: 5, name: 'systems', domains: ['cluster', 'deployments', 'gateway'], why: 'the control plane’s systems, each on its own; they meet only in the composition root' },
-  { floor: 6, name: 'benchmarks', domains: ['bench'], why: 'benchmarks drive deployments through the gateway and run as tasks' },
-  { floor: 7, name: 'backends', domains: ['agent', 'slurm'], why: 'what runs replicas and shards on machines: the agent process and the Slurm backend' },
-  { floor: 8, name: 'api', domains: ['api'], why: 'the HTTP face of every system below' },
-  { floor: 9, name: 'composition', domains: ['server'], why: 'the composition root wires every system and starts the API' },
-  { floor: 10, name: 'commands', domains: ['cli'], why: 'the catapult command starts servers and agents and talks to the API' },
+  { floor: 0, name: 'leaves', domains: ['errors', 'util', 'sse'], why: 'import no other domain: the error catalogue, small helpers, the SSE parser' },
+  { floor: 1, name: 'core', domains: ['config', 'secrets'], why: 'settings, and sealing and redacting secrets, which everything above may need' },
+  { floor: 2, name: 'observability', domains: ['observability'], why: 'logging (which redacts secrets) and metrics' },
+  { floor: 3, name: 'adapters', domains: ['store', 'client'], why: 'the two doors to the outside: the database and the control-plane HTTP client' },
+  { floor: 4, name: 'records', domains: ['events', 'audit'], why: 'durable records over the store: the event log, the audit log' },
+  { floor: 5, name: 'state', domains: ['auth', 'models', 'tasks'], why: 'state machines over the store and events that the systems share: keys, the model catalogue, the task engine' },
+  { floor: 6, name: 'processes', domains: ['runtimes', 'supervisor'], why: 'how a model server is described and run as a process; no control-plane state' },
+  { floor: 7, name: 'cluster', domains: ['cluster'], why: 'workers, assignments and placement; its ReplicaSpec is the wire contract deployments write' },
+  { floor: 8, name: 'systems', domains: ['deployments', 'gateway'], why: 'the control plane’s serving systems, each on its own; they meet only in the composition root' },
+  { floor: 9, name: 'benchmarks', domains: ['bench'], why: 'benchmarks drive deployments through the gateway and run as tasks' },
+  { floor: 10, name: 'backends', domains: ['agent', 'slurm'], why: 'what runs replicas and shards on machines: the agent process and the Slurm backend' },
+  { floor: 11, name: 'api', domains: ['api'], why: 'the HTTP face of every system below' },
+  { floor: 12, name: 'composition', domains: ['server'], why: 'the composition root wires every system and starts the API' },
+  { floor: 13, name: 'commands', domains: ['cli'], why: 'the catapult command starts servers and agents and talks to the API' },
 ];
 
 const floorOf = new Map(FLOORS.flatMap((f) => f.domains.map((d) => [d, f] as const)));
