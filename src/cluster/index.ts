@@ -26,6 +26,7 @@ export {
   type HeartbeatResponse,
   type RegisterBody,
   type RegisterResponse,
+  DEFAULT_JOIN_TOKEN_TTL_SECONDS,
   agentAssignmentSchema,
   agentAssignmentsResponseSchema,
   assignmentInputSchema,

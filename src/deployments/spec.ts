@@ -43,6 +43,17 @@ export const deploymentSpecSchema = z.strictObject({
       gpus: gpuRequestSchema.nullable().optional(),
     })
     .default({}),
+  limits: z
+    .strictObject({
+      cpu: cpuAmount.optional().describe('Not enforced by the process backend (no CPU controller); kept and shown'),
+      memory: byteSize.optional().describe("Each replica process's memory limit (its data segment, RLIMIT_DATA, set with prlimit)"),
+    })
+    .optional()
+    .describe('Most each replica may use, where the backend can enforce it'),
+  annotations: z
+    .record(z.string().min(1).max(200), z.string().max(10_000))
+    .default({})
+    .describe('Notes kept with the deployment and shown as given (the model-deployment API keeps its request here)'),
   placement: z
     .strictObject({
       selectors: z.record(z.string(), z.string()).default({}),
@@ -64,6 +75,7 @@ export type DeploymentSpec = z.output<typeof deploymentSpecSchema>;
 export const deploymentUpdateSchema = z.strictObject({
   replicas: z.number().int().min(0).max(1000).optional(),
   resources: deploymentSpecSchema.shape.resources.optional(),
+  limits: deploymentSpecSchema.shape.limits,
   placement: deploymentSpecSchema.shape.placement.optional(),
   env: deploymentSpecSchema.shape.env.optional(),
   args: deploymentSpecSchema.shape.args.optional(),

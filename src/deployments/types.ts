@@ -63,4 +63,6 @@ export interface ReplicaSpec {
   env: Record<string, string>;
   options: Record<string, unknown>;
   readinessTimeoutMs: number | null;
+  /** Limits the agent applies to the replica process; absent in specs written before limits existed. */
+  limits?: { memoryBytes?: number };
 }

@@ -13,7 +13,7 @@ import { type Logger, createMetricsRegistry } from '../observability/index.js';
 import { detectModelFormat, runtimeCatalog, runtimeForFormat } from './runtimes.js';
 import { Store } from '../store/index.js';
 import { TaskEngine, TaskHandlers, WorkerPool } from '../tasks/index.js';
-import { type Clock, systemClock } from '../util/index.js';
+import { type Clock, explainListenError, systemClock } from '../util/index.js';
 import { allMigrations } from './migrations.js';
 
 export interface ControlPlane {
@@ -130,7 +130,10 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const api = await buildApi(deps);
   let url = '';
   if (opts.listen !== false) {
-    const address = await api.listen({ host: config.apiHost, port: config.apiPort });
+    const address = await api.listen({ host: config.apiHost, port: config.apiPort }).catch(async (err: unknown) => {
+      await api.close().catch(() => undefined);
+      throw await explainListenError(err, { what: 'The control-plane API', host: config.apiHost, port: config.apiPort, choose: '--api-port P (CATAPULT_API_PORT)' });
+    });
     url = address.replace('0.0.0.0', '127.0.0.1').replace('[::]', '127.0.0.1');
   } else {
     await api.ready();

@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import {
   type ClusterService,
+  DEFAULT_JOIN_TOKEN_TTL_SECONDS,
   JOIN_PRINCIPAL_PREFIX,
   REPLICA_STATES,
   WORKER_STATES,
@@ -128,8 +129,13 @@ export function clusterRoutes(cluster: ClusterService): (app: App, deps: ApiDeps
       },
       async (req, reply) => {
         const { name, expiresAt, expiresInSeconds, maxUses } = req.body;
-        const at = expiresInSeconds ? resources.clock.now() + expiresInSeconds * 1000 : expiresAt;
-        const created = await cluster.createJoinToken({ ...(name ? { name } : {}), expiresAt: at ?? null, maxUses: maxUses ?? null }, actorOf(req).id);
+        // Not naming an expiry gets the default lifetime; only an explicit `expiresAt: null` never expires.
+        const at = expiresInSeconds
+          ? resources.clock.now() + expiresInSeconds * 1000
+          : expiresAt === undefined
+            ? resources.clock.now() + DEFAULT_JOIN_TOKEN_TTL_SECONDS * 1000
+            : expiresAt;
+        const created = await cluster.createJoinToken({ ...(name ? { name } : {}), expiresAt: at, maxUses: maxUses ?? null }, actorOf(req).id);
         return reply.code(201).send(created);
       },
     );
