@@ -45,19 +45,22 @@ export async function explainListenError(err: unknown, target: ListenTarget): Pr
 /** A short description of what answers HTTP on host:port. */
 async function whoAnswers(host: string, port: number): Promise<string> {
   const probeHost = host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
-  // Both Catapult servers answer an unauthenticated call with a problem+json CATAPULT_ code.
-  for (const path of ['/api/v1/cluster/status', '/v1/models']) {
+  // The control-plane API answers an unauthenticated call with a problem+json CATAPULT_ code; the
+  // gateway names itself at /v2 (KServe's server metadata, open to all).
+  const probes: [string, RegExp, string][] = [
+    ['/api/v1/cluster/status', /"code"\s*:\s*"CATAPULT_/, 'another Catapult (its control-plane API answers there)'],
+    ['/v2', /"name"\s*:\s*"catapult-gateway"/, 'another Catapult (its gateway answers there)'],
+  ];
+  let server: string | null | undefined;
+  for (const [path, mark, who] of probes) {
     try {
       const res = await fetch(`http://${probeHost}:${port}${path}`, { signal: AbortSignal.timeout(1500) });
-      const body = await res.text();
-      if (/"code"\s*:\s*"CATAPULT_/.test(body)) {
-        return path.startsWith('/api') ? 'another Catapult (its control-plane API answers there)' : 'another Catapult (its gateway answers there)';
-      }
-      const server = res.headers.get('server');
-      if (path === '/v1/models') return `another program that answers HTTP${server ? ` (server: ${server})` : ''}`;
+      if (mark.test(await res.text())) return who;
+      server = res.headers.get('server');
     } catch {
-      // Not HTTP, or not answering in time: try the next path, then say "another program".
+      // Not HTTP, or not answering in time.
     }
   }
+  if (server !== undefined) return `another program that answers HTTP${server ? ` (server: ${server})` : ''}`;
   return `another program (\`ss -ltnp 'sport = :${port}'\` shows which)`;
 }
