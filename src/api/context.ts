@@ -49,6 +49,8 @@ export interface ApiDeps {
   runtimeForFormat?: (format: string) => string | undefined;
   /** The durable task engine: task routes and the agents' claim/heartbeat/complete routes. */
   tasks?: TaskEngine;
+  /** Task kinds this control plane runs itself (its own work, started through its own APIs), with their queues. */
+  internalTaskKinds?: () => { kind: string; queue: string }[];
   /** Route plugins contributed by later domains. */
   routes?: ((app: App, deps: ApiDeps) => void)[];
 }

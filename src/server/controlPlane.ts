@@ -115,6 +115,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   opts.registerTasks?.(taskHandlers);
   const taskPool = new WorkerPool(tasks, { store, clock, log }, { handlers: taskHandlers, concurrency: TASK_CONCURRENCY });
   const deps: ApiDeps = {
+    internalTaskKinds: () => taskHandlers.kinds().map((kind) => ({ kind, queue: taskHandlers.get(kind)!.queue })),
     resources: { config, store, clock, log, events, metrics },
     keys,
     audit,
