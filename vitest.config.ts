@@ -1,5 +1,11 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import react from '@vitejs/plugin-react';
 import { defineConfig } from 'vitest/config';
+import { SkipSummaryReporter } from './test/helpers/skipSummary.js';
+
+// Suites skipped in quick mode (CATAPULT_TEST_QUICK=1) note why here; the reporter lists them at the end.
+const skipLog = join(tmpdir(), `catapult-test-skips-${process.pid}.jsonl`);
 
 export default defineConfig({
   test: {
@@ -8,7 +14,8 @@ export default defineConfig({
     maxWorkers: 2,
     testTimeout: 60_000,
     hookTimeout: 60_000,
-    reporters: ['default'],
+    reporters: ['default', new SkipSummaryReporter(skipLog)],
+    env: { CATAPULT_TEST_SKIP_LOG: skipLog },
     projects: [
       {
         extends: true,

@@ -172,9 +172,14 @@ export class ProcessExecutor implements ReplicaExecutor {
       this.assignments.set(a.id, meta);
       this.writeMeta(a.id, meta);
       if (a.modelKey) this.models.add(a.modelKey);
+      // A memory limit caps the process's data segment (heap and private mappings; RLIMIT_DATA): no
+      // cgroup controllers here, and an address-space limit would stop runtimes that reserve
+      // address space up front. prlimit (util-linux) sets it and execs the command, same pid.
+      const memoryLimit = spec.limits?.memoryBytes;
+      const argv = memoryLimit ? ['prlimit', `--data=${memoryLimit}`, '--', ...launch.argv] : launch.argv;
       this.supervisor.start({
         id: a.id,
-        argv: launch.argv,
+        argv,
         env,
         host: this.opts.bindHost === '0.0.0.0' ? '127.0.0.1' : this.opts.bindHost,
         port,

@@ -66,8 +66,11 @@ function withNonce(html: string, nonce: string): string {
 }
 
 /** Headers every console response carries: no framing (clickjacking), no MIME sniffing, no referrer. */
+/** Frame, sniffing and referrer protection, on the page and on every asset. */
+const PROTECT_HEADERS = { 'x-frame-options': 'DENY', 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' } as const;
+
 function protect(reply: FastifyReply): FastifyReply {
-  return reply.header('x-frame-options', 'DENY').header('x-content-type-options', 'nosniff').header('referrer-policy', 'no-referrer');
+  return reply.headers(PROTECT_HEADERS);
 }
 
 export interface Console {
@@ -148,8 +151,8 @@ export async function registerConsole(app: App, opts: ConsoleOptions = {}): Prom
       maxAge: '365d',
       preCompressed: true,
       index: false,
-      setHeaders: (reply) => {
-        protect(reply);
+      setHeaders: (res) => {
+        for (const [name, value] of Object.entries(PROTECT_HEADERS)) res.setHeader(name, value);
       },
     });
   }

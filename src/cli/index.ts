@@ -32,6 +32,9 @@ export async function buildProgram(argv: string[] = process.argv): Promise<Comma
     .name('catapult')
     .description('Self-hosted control plane for ML inference')
     .version(packageInfo().version, '-V, --version')
+    // Options before a subcommand belong to catapult, after it to the subcommand: `models add --version 2`
+    // is the model's version, not a request for Catapult's.
+    .enablePositionalOptions()
     .showHelpAfterError()
     .exitOverride();
   for (const register of registers) register(program);

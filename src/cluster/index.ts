@@ -26,6 +26,7 @@ export {
   type HeartbeatResponse,
   type RegisterBody,
   type RegisterResponse,
+  DEFAULT_JOIN_TOKEN_TTL_SECONDS,
   agentAssignmentSchema,
   agentAssignmentsResponseSchema,
   assignmentInputSchema,
@@ -47,6 +48,7 @@ export {
   workerNameSchema,
   workerSchema,
 } from './protocol.js';
+export { type PerformanceSample, WorkerPerformance, type WorkerPerformanceView, workerPerformanceSchema } from './performance.js';
 export { clusterMigrations } from './tables.js';
 export { AGENT_CREDENTIAL_PREFIX, type CreateJoinTokenInput, JOIN_TOKEN_PREFIX } from './tokens.js';
 export * from './types.js';

@@ -135,6 +135,8 @@ export const replicaSpecSchema = z
     options: z.record(z.string(), z.unknown()),
     /** How long it may take to become ready; null: the runtime's default. */
     readinessTimeoutMs: z.number().int().positive().nullable(),
+    /** Limits the agent applies to the replica process; absent in specs written before limits existed. */
+    limits: z.object({ memoryBytes: z.number().int().positive().optional() }).optional(),
   })
   .meta({ id: 'ReplicaSpec' });
 export type ReplicaSpec = z.infer<typeof replicaSpecSchema>;
@@ -267,9 +269,12 @@ export const joinTokenSchema = z
 export const createJoinTokenBodySchema = z
   .strictObject({
     name: z.string().trim().min(1).max(100).optional().describe('What the token is for'),
-    expiresAt: z.number().int().positive().nullable().optional().describe('Epoch milliseconds after which it stops working'),
+    expiresAt: z.number().int().positive().nullable().optional().describe('Epoch milliseconds after which it stops working; null: never. Default: 24 hours from now'),
     expiresInSeconds: z.number().int().positive().max(10 * 365 * 86400).optional().describe('Alternative to expiresAt'),
     maxUses: z.number().int().positive().max(1_000_000).nullable().optional().describe('How many agents may join with it'),
   })
   .refine((b) => !(b.expiresAt && b.expiresInSeconds), { message: 'give expiresAt or expiresInSeconds, not both', path: ['expiresInSeconds'] });
 export type CreateJoinTokenBody = z.infer<typeof createJoinTokenBodySchema>;
+
+/** A join token given no expiry lasts this long: a leaked token should not work forever. */
+export const DEFAULT_JOIN_TOKEN_TTL_SECONDS = 24 * 3600;

@@ -11,7 +11,7 @@ export {
   deploymentMigrations,
   deriveState,
 } from './service.js';
-export { type ModelDeploymentInput, modelDeploymentSchema, seedModelPath, seedToSpec, toSeedResponse } from './seed003.js';
+export { MODEL_DEPLOYMENT_ANNOTATION, type ModelDeploymentInput, modelDeploymentSchema, seedModelPath, seedToSpec, toSeedResponse } from './seed003.js';
 export {
   DEPLOYMENT_NAME,
   type DeploymentSpec,

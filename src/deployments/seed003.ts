@@ -36,7 +36,11 @@ export function seedModelPath(input: ModelDeploymentInput): string {
   return input.model.prefix ? `${base}/${input.model.prefix.replace(/^\//, '')}` : base;
 }
 
+/** Where the request as given is kept on the deployment, so GET answers in the units it was asked in. */
+export const MODEL_DEPLOYMENT_ANNOTATION = 'catapult.modelDeployment';
+
 export function seedToSpec(name: string, modelRef: string, runtime: string, input: ModelDeploymentInput): DeploymentSpecInput {
+  const asked = { type: input.type, model: input.model, request_res: input.request_res, ...(input.limit_res ? { limit_res: input.limit_res } : {}) };
   return {
     name,
     model: modelRef,
@@ -47,23 +51,42 @@ export function seedToSpec(name: string, modelRef: string, runtime: string, inpu
       memory: input.request_res.memory,
       gpus: input.type === 'gpu' ? { count: 1 } : null,
     },
+    ...(input.limit_res ? { limits: { cpu: input.limit_res.cpu, memory: input.limit_res.memory } } : {}),
+    annotations: { [MODEL_DEPLOYMENT_ANNOTATION]: JSON.stringify(asked) },
     placement: { selectors: {}, policy: 'spread', allowCpuFallback: false },
   };
 }
 
-/** The answer in seed 003's shape: its status words and the predict URL. */
-export function toSeedResponse(d: Deployment, input: ModelDeploymentInput | undefined) {
+type Asked = Pick<ModelDeploymentInput, 'type' | 'model' | 'request_res' | 'limit_res'>;
+
+/** What each limit does on the process backend, for people reading the answer. */
+function limitNotes(limit: { cpu: string; memory: string } | undefined): string[] {
+  if (!limit) return [];
+  return [
+    `limit_res.memory ${limit.memory}: enforced as each replica process's data limit (RLIMIT_DATA, set with prlimit); a replica that needs more fails to allocate`,
+    `limit_res.cpu ${limit.cpu}: not enforced: the process backend has no CPU controller (no cgroups); request_res.cpu is what placement reserves`,
+  ];
+}
+
+/**
+ * The answer in seed 003's shape: its status words, the predict URL, and the request as it was
+ * given (units and model block untouched). `fallback` describes deployments made another way.
+ */
+export function toSeedResponse(d: Deployment, fallback: Asked) {
   const status = d.state === 'active' ? 'active' : d.state === 'failed' ? 'failed' : d.state === 'stopped' ? 'stopped' : 'pending';
   const spec = d.spec;
+  const kept = spec.annotations?.[MODEL_DEPLOYMENT_ANNOTATION];
+  const asked: Asked = kept ? (JSON.parse(kept) as Asked) : fallback;
   return {
     id: d.id,
     status,
     url: d.urls.predict ?? d.urls['kserve-v2'] ?? Object.values(d.urls)[0] ?? '',
-    type: spec.resources.gpus ? 'gpu' : 'cpu',
+    type: asked.type,
     replicas: spec.replicas,
-    model: input?.model ?? { version: '1', type: 'single', bucket: '', prefix: '' },
-    request_res: input?.request_res ?? { cpu: String(spec.resources.cpu ?? ''), memory: String(spec.resources.memory ?? '') },
-    ...(input?.limit_res ? { limit_res: input.limit_res } : {}),
+    model: asked.model,
+    request_res: asked.request_res,
+    ...(asked.limit_res ? { limit_res: asked.limit_res } : {}),
+    notes: limitNotes(asked.limit_res),
     created_at: new Date(d.createdAt).toISOString(),
     updated_at: new Date(d.updatedAt).toISOString(),
   };

@@ -486,6 +486,7 @@ export class DeploymentService {
       env: spec.env,
       options: spec.options,
       readinessTimeoutMs: spec.readinessTimeoutSeconds ? spec.readinessTimeoutSeconds * 1000 : null,
+      ...(spec.limits?.memory ? { limits: { memoryBytes: spec.limits.memory } } : {}),
     };
     const gpus = spec.resources.gpus;
     return {

@@ -43,6 +43,17 @@ export const deploymentSpecSchema = z.strictObject({
       gpus: gpuRequestSchema.nullable().optional(),
     })
     .default({}),
+  limits: z
+    .strictObject({
+      cpu: cpuAmount.optional().describe('Not enforced by the process backend (no CPU controller); kept and shown'),
+      memory: byteSize.optional().describe("Each replica process's memory limit (its data segment, RLIMIT_DATA, set with prlimit)"),
+    })
+    .optional()
+    .describe('Most each replica may use, where the backend can enforce it'),
+  annotations: z
+    .record(z.string().min(1).max(200), z.string().max(10_000))
+    .default({})
+    .describe('Notes kept with the deployment and shown as given (the model-deployment API keeps its request here)'),
   placement: z
     .strictObject({
       selectors: z.record(z.string(), z.string()).default({}),
@@ -85,6 +96,7 @@ export const deploymentUpdateSchema = z.strictObject({
   env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name'), z.string()).optional(),
   args: z.array(z.string()).max(200).optional(),
   options: z.record(z.string(), z.unknown()).optional().describe("Runtime options (see the runtime's documentation); replaces them all"),
+  limits: deploymentSpecSchema.shape.limits,
   readinessTimeoutSeconds: deploymentSpecSchema.shape.readinessTimeoutSeconds,
 });
 export type DeploymentUpdate = z.output<typeof deploymentUpdateSchema>;

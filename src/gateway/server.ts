@@ -453,7 +453,9 @@ class DataPlane {
 
     // Seed 003's per-deployment health and the model's readiness come from the table: no upstream hop.
     if (t === 'health/live' || t === 'ready' || t === 'health/ready' || /^versions\/[^/]+\/ready$/.test(t)) {
-      if (method !== 'GET' && method !== 'HEAD') return this.refuse(res, 'oip', id, errors.methodNotAllowed(method, path, 'GET'), label(`/${t}`));
+      // Seed 003 lists both GET and POST for health/live; the readiness paths are GET as KServe has them.
+      const allowed = t === 'health/live' ? ['GET', 'HEAD', 'POST'] : ['GET', 'HEAD'];
+      if (!allowed.includes(method)) return this.refuse(res, 'oip', id, errors.methodNotAllowed(method, path, t === 'health/live' ? 'GET, POST' : 'GET'), label(`/${t}`));
       const ready = entry.ready.length > 0;
       this.metrics.request(name, label(t === 'health/live' ? '/health/live' : '/ready'), ready ? 200 : 503).inc();
       const body = t === 'health/live' ? { name, live: ready } : { name, ready };

@@ -38,8 +38,11 @@ export interface RegisterModelInput {
   labels?: Record<string, string>;
 }
 
-/** Decides a model's format from its bytes; supplied by the runtimes module. */
-export type FormatDetector = (path: string) => Promise<{ format: string; evidence: string }>;
+/**
+ * Decides a model's format from its bytes; supplied by the runtimes module. `path` is the file that
+ * decided it when a directory was given (the one model file in it), so runtimes get that file.
+ */
+export type FormatDetector = (path: string) => Promise<{ format: string; evidence: string; path?: string }>;
 
 /** Says which deployments use a model, so a model in use cannot be deleted. */
 export type ModelUsage = (modelId: string) => Promise<string[]>;
@@ -133,9 +136,14 @@ export class ModelService {
   }
 
   async register(input: RegisterModelInput, cwd?: string): Promise<Model> {
-    const path = resolveSource(input.source, cwd);
+    const given = resolveSource(input.source, cwd);
     const version = input.version ?? '1';
-    const detected = await this.detect(path).catch((err: Error) => ({ format: 'unknown', evidence: `could not read: ${err.message}` }));
+    const detected: { format: string; evidence: string; path?: string } = await this.detect(given).catch((err: Error) => ({
+      format: 'unknown',
+      evidence: `could not read: ${err.message}`,
+    }));
+    // A directory holding one model file is served as that file: a runtime given the directory fails (EISDIR).
+    const path = detected.path ?? given;
     const row: ModelsTable = {
       id: newId('mdl'),
       name: input.name,

@@ -14,7 +14,7 @@ import { detectModelFormat, runtimeCatalog, runtimeForFormat } from './runtimes.
 import { loadSecretBox } from '../secrets/index.js';
 import { Store } from '../store/index.js';
 import { TaskEngine, TaskHandlers, WorkerPool } from '../tasks/index.js';
-import { type Clock, systemClock } from '../util/index.js';
+import { type Clock, explainListenError, systemClock } from '../util/index.js';
 import { allMigrations } from './migrations.js';
 import type { Resources } from './resources.js';
 
@@ -130,7 +130,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     credentialResolvers: [(secret) => cluster.resolveCredential(secret)],
     routes: [
       clusterStatusRoutes({ ...cluster.statusSections(), queues: () => tasks.queueStats() }),
-      taskRoutes(tasks),
+      taskRoutes(tasks, () => taskHandlers.kinds().map((kind) => ({ kind, queue: taskHandlers.get(kind)!.queue }))),
       clusterRoutes(cluster, clock),
       gatewayRoutes(routeRegistry, endpoints, { events, keys }),
       modelRoutes({ models }),
@@ -142,7 +142,10 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const api = await buildApi(deps);
   let url = '';
   if (opts.listen !== false) {
-    const address = await api.listen({ host: config.apiHost, port: config.apiPort });
+    const address = await api.listen({ host: config.apiHost, port: config.apiPort }).catch(async (err: unknown) => {
+      await api.close().catch(() => undefined);
+      throw await explainListenError(err, { what: 'The control-plane API', host: config.apiHost, port: config.apiPort, choose: '--api-port P (CATAPULT_API_PORT)' });
+    });
     url = address.replace('0.0.0.0', '127.0.0.1').replace('[::]', '127.0.0.1');
   } else {
     await api.ready();

@@ -34,7 +34,8 @@ export function runtimeForFormat(format: string): string | undefined {
   }
 }
 
-export async function detectModelFormat(path: string): Promise<{ format: string; evidence: string }> {
+/** The registry's format detector: the format, why, and the file that decided it (inside a directory given). */
+export async function detectModelFormat(path: string): Promise<{ format: string; evidence: string; path: string }> {
   const d = await detect(path);
-  return { format: d.format, evidence: d.evidence };
+  return { format: d.format, evidence: d.evidence, path: d.path };
 }

@@ -3,4 +3,4 @@ export { newId } from './ids.js';
 export { formatBytes, parseBytes } from './units.js';
 export { packageInfo } from './package.js';
 export { Rng } from './random.js';
-export { type PortRange, freePort, freePortInRange, parsePortRange } from './net.js';
+export { type ListenTarget, type PortRange, explainListenError, freePort, freePortInRange, parsePortRange } from './net.js';

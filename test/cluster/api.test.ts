@@ -57,6 +57,23 @@ describe('cluster API', () => {
     expect(back.credential).toBeUndefined();
   });
 
+  it('shows each worker’s GPU use over the last minutes, from its heartbeats', async () => {
+    const a = (await (await t.call('POST', '/api/v1/agents/register', { key: tokenSecret, body: registerBody('api-perf') })).json()) as { workerId: string; credential: string };
+    const gpu = (index: number, utilizationPercent: number | null) => ({
+      vendor: 'nvidia', index, name: 'H100', uuid: `GPU-perf-${index}`, memoryTotalBytes: 80 * GiB, memoryUsedBytes: 10 * GiB, utilizationPercent, temperatureC: 50, fake: true,
+    });
+    for (const utils of [[20, 40], [60, 80], [null, 100]]) {
+      const hb = { gpus: utils.map((u, i) => gpu(i, u)), replicas: [], cachedModels: [] };
+      expect((await t.call('POST', `/api/v1/agents/${a.workerId}/heartbeat`, { key: a.credential, body: hb })).status).toBe(200);
+    }
+    const w = (await (await t.call('GET', `/api/v1/workers/${a.workerId}`)).json()) as any;
+    expect(w.performance.samples.map((s: any) => s.gpuUtilizationPercent)).toEqual([30, 70, 100]);
+    expect(w.performance.samples[0].gpuMemoryUsedBytes).toBe(20 * GiB);
+    expect(w.performance.gpuUtilizationPercent).toEqual({ last1m: 66.7, last5m: 66.7, last15m: 66.7 });
+    const list = (await (await t.call('GET', '/api/v1/workers')).json()) as any;
+    expect(list.items.find((x: any) => x.id === a.workerId).performance.samples).toHaveLength(3);
+  });
+
   it('gives agent credentials the agent routes of their own worker and nothing else', async () => {
     const a = (await (await t.call('POST', '/api/v1/agents/register', { key: tokenSecret, body: registerBody('api-b') })).json()) as { workerId: string; credential: string };
     const b = (await (await t.call('POST', '/api/v1/agents/register', { key: tokenSecret, body: registerBody('api-c') })).json()) as { workerId: string; credential: string };

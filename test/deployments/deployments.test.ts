@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent, ProcessExecutor, parseFakeGpus } from '../../src/agent/index.js';
@@ -190,6 +191,52 @@ describe('deployments from a registered model to serving replicas', () => {
       return g.status === 'active' ? g : undefined;
     });
     expect(active.url).toBe(created.url);
+    await t.call('DELETE', `/api/v1/deployments/${created.id}`);
+  });
+
+  it('takes seed 003 at /v1/modelDeployment with a model folder, answers in the units asked, and holds the replica to its memory limit', async () => {
+    // bucket + prefix name a folder (a model directory), not the file in it.
+    const asked = {
+      type: 'cpu',
+      model: { version: 'v7', type: 'single', bucket: `file://${join(ROOT, 'models')}`, prefix: 'iris' },
+      replicas: 1,
+      request_res: { cpu: '250m', memory: '256Mi' },
+      limit_res: { cpu: '1', memory: '1Gi' },
+    };
+    const res = await t.call('POST', '/v1/modelDeployment', { body: asked });
+    expect(res.status, await res.clone().text()).toBe(201);
+    const created = (await res.json()) as any;
+    const active = await until('folder deployment active', async () => {
+      const g = await get(`/v1/modelDeployment/${created.id}`);
+      return g.status === 'active' ? g : undefined;
+    }, 30_000).catch(async (err: Error) => {
+      const dd = await deployment(created.id);
+      console.error('the deployment did not go active; its model and replica logs:', JSON.stringify(await get(`/api/v1/models/${dd.modelId}`)), JSON.stringify(await get(`/api/v1/deployments/${created.id}/logs`)).slice(0, 3000));
+      throw err;
+    });
+    expect(active).toMatchObject({ type: 'cpu', replicas: 1, model: asked.model, request_res: asked.request_res, limit_res: asked.limit_res });
+    expect(active.url).toMatch(new RegExp(`/v2/models/md-${created.id}/infer$`));
+    expect(active.notes.join(' ')).toMatch(/memory 1Gi: enforced .*RLIMIT_DATA/);
+    expect(active.notes.join(' ')).toMatch(/cpu 1: not enforced/);
+    // The same deployment at the /api/v1 path.
+    expect(await get(`/api/v1/modelDeployment/${created.id}`)).toMatchObject({ request_res: asked.request_res, model: asked.model });
+    // The registry kept the file the detector found inside the folder, and the replica serves it.
+    const d = await deployment(created.id);
+    const model = await get(`/api/v1/models/${d.modelId}`);
+    expect(model.path).toBe(IRIS);
+    expect(model.format).toBe('onnx');
+    const replica = d.replicas.items[0];
+    const infer = await fetch(`${replica.url}/v2/models/${d.name}/infer`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ inputs: [{ name: 'input', shape: [1, 4], datatype: 'FP32', data: [5.1, 3.5, 1.4, 0.2] }] }),
+    });
+    expect(infer.status).toBe(200);
+    // limit_res.memory is the replica process's data limit.
+    const sup = (executor as unknown as { supervisor: { status(id: string): { pid: number | null } | undefined } }).supervisor;
+    const pid = sup.status(replica.id)?.pid;
+    expect(pid).toBeTruthy();
+    expect(readFileSync(`/proc/${pid}/limits`, 'utf8')).toMatch(/Max data size\s+1073741824\s+1073741824\s+bytes/);
     await t.call('DELETE', `/api/v1/deployments/${created.id}`);
   });
 

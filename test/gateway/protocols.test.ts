@@ -46,6 +46,11 @@ describe('KServe v2, auth, limits and errors on the data plane', () => {
       expect(meta.inputs[0].name).toBe('input');
       expect(await (await h.call('/v2/models/iris/ready')).json()).toEqual({ name: 'iris', ready: true });
       expect(await (await h.call('/v2/models/md-dep_iris/health/live')).json()).toEqual({ name: 'iris', live: true });
+      // Seed 003 lists both GET and POST for a deployment's liveness.
+      const post = await h.call('/v2/models/md-dep_iris/health/live', { method: 'POST', body: {} });
+      expect(post.status).toBe(200);
+      expect(await post.json()).toEqual({ name: 'iris', live: true });
+      expect((await h.call('/v2/models/md-dep_iris/ready', { method: 'POST', body: {} })).status).toBe(405);
       expect((await h.call('/v2/health/live', { key: null })).status).toBe(200);
       expect(await (await h.call('/v2/health/ready', { key: null })).json()).toEqual({ ready: true });
     });

@@ -1,15 +1,14 @@
 /**
  * Real speech for ASR tests: espeak-ng says known sentences, sox turns them into 16 kHz mono 16-bit
  * WAV, and pocketsphinx (through examples/asr/pocketsphinx-server.mjs) transcribes them. When a tool
- * is missing, tests fail under CI=true with the Debian package to install, and are skipped with a
- * loud message otherwise.
+ * is missing, the suite fails naming the Debian package (scripts/test-setup.sh installs it), or in
+ * quick mode is skipped with that reason.
  */
 import { spawn } from 'node:child_process';
 import { accessSync, constants, existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
-import { describe, it } from 'vitest';
-import { isCi } from '../../src/config/index.js';
+import { describeWithService } from './services.js';
 
 /** Where Debian's pocketsphinx-en-us puts the acoustic model, dictionary and language model. */
 export const POCKETSPHINX_MODEL_DIR = '/usr/share/pocketsphinx/model/en-us';
@@ -47,24 +46,9 @@ export function missingSpeechTools(tools: readonly SpeechTool[] = ['espeak-ng', 
   return `${missing.map((t) => TOOLS[t].what).join(', ')} not found; install with: apt-get install -y ${packages}`;
 }
 
-/**
- * `describe` for suites that need real speech tools. Under CI=true a missing tool is a failing test
- * that names the Debian package; elsewhere the suite is skipped with a message saying the same.
- */
+/** `describe` for suites that need real speech tools (see `describeWithService`). */
 export function describeWithSpeech(name: string, tools: readonly SpeechTool[], fn: () => void): void {
-  const missing = missingSpeechTools(tools);
-  if (missing === null) {
-    describe(name, fn);
-  } else if (isCi()) {
-    describe(name, () => {
-      it('has the speech tools it needs', () => {
-        throw new Error(`CI=true but ${missing}`);
-      });
-    });
-  } else {
-    console.warn(`\n*** SKIPPED "${name}": ${missing} ***\n`);
-    describe.skip(`${name} — SKIPPED: ${missing}`, fn);
-  }
+  describeWithService(name, missingSpeechTools(tools), fn);
 }
 
 /** Runs a program to completion; rejects with its stderr when it fails. */

@@ -71,6 +71,26 @@ describeEachBackend('task API', (backend: Backend) => {
     expect(retried).toMatchObject({ status: 200, body: { state: 'queued', attempts: 0 } });
   });
 
+  it('takes work submitted by a client with a priority, and agents claim the highest priority first', async () => {
+    const low = await json(await t.call('POST', '/api/v1/tasks', { body: { queue: 'submit-q', kind: 'infer', payload: { prompt: 'a' } }, key: deployKey }));
+    expect(low).toMatchObject({ status: 201, body: { queue: 'submit-q', kind: 'infer', priority: 0, state: 'queued', payload: { prompt: 'a' } } });
+    const high = await json(await t.call('POST', '/api/v1/tasks', { body: { queue: 'submit-q', kind: 'infer', payload: { prompt: 'b' }, priority: 10, idempotencyKey: 'req-1' }, key: deployKey }));
+    expect(high.status).toBe(201);
+    // The same idempotency key gives back the task that has it.
+    const again = await json(await t.call('POST', '/api/v1/tasks', { body: { queue: 'submit-q', kind: 'infer', priority: 10, idempotencyKey: 'req-1' }, key: deployKey }));
+    expect(again).toMatchObject({ status: 200, body: { id: high.body.id } });
+    const first = await claim({ queues: ['submit-q'], kinds: ['infer'], limit: 1 });
+    expect(first.body.tasks[0].task.id).toBe(high.body.id);
+    const second = await claim({ queues: ['submit-q'], kinds: ['infer'], limit: 1 });
+    expect(second.body.tasks[0].task.id).toBe(low.body.id);
+    // A read key may not submit; the control plane's own kinds are started through their own APIs.
+    expect((await t.call('POST', '/api/v1/tasks', { body: { queue: 'submit-q', kind: 'infer' }, key: readKey })).status).toBe(403);
+    const own = await json(await t.call('POST', '/api/v1/tasks', { body: { queue: 'benchmarks', kind: 'benchmark.run' }, key: deployKey }));
+    expect(own).toMatchObject({ status: 400, body: { code: 'CATAPULT_VALIDATION_FAILED', errors: [{ path: 'body/kind' }] } });
+    const bad = await json(await t.call('POST', '/api/v1/tasks', { body: { queue: 'submit-q', kind: 'infer', priority: 'high' }, key: deployKey }));
+    expect(bad).toMatchObject({ status: 400, body: { code: 'CATAPULT_VALIDATION_FAILED' } });
+  });
+
   it('lets an agent claim, heartbeat and complete tasks from the queues it names', async () => {
     const { task } = await t.cp.tasks.enqueue({ queue: 'agent-q', kind: 'bench.shard', payload: { shard: 3 }, priority: 5 });
     await t.cp.tasks.enqueue({ queue: 'agent-q', kind: 'other-kind' });

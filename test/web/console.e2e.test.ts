@@ -1,10 +1,10 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type TestBrowser, accessibilityViolations, chromiumPresent, launchChromium } from '../helpers/browser.js';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { CHROMIUM_MISSING, type TestBrowser, accessibilityViolations, launchChromium } from '../helpers/browser.js';
 import { type LongRunning, ROOT, startCli } from '../helpers/cli.js';
-import { tempDir } from '../helpers/services.js';
+import { describeWithService, tempDir } from '../helpers/services.js';
 
 const ARTIFACTS = join(ROOT, 'test-artifacts', 'console');
 
@@ -18,15 +18,13 @@ stop: { duration: 3s }
 slo: { ttftMs: 200 }
 `;
 
-const describeBrowser = chromiumPresent ? describe : describe.skip;
-if (!chromiumPresent) process.stderr.write('console e2e SKIPPED: Chromium is not installed at /usr/bin/chromium (apt-get install chromium)\n');
 
 /**
  * The web console end to end: a real `catapult up` (SQLite, local agent, the demo models) and the
  * console in real Chromium, as an operator uses it. Screenshots of each step go to
  * test-artifacts/console/.
  */
-describeBrowser('the web console, in a browser, against catapult up', () => {
+describeWithService('the web console, in a browser, against catapult up', CHROMIUM_MISSING, () => {
   const tmp = tempDir('catapult-console-');
   let up: LongRunning;
   let url: string;

@@ -224,54 +224,57 @@ export const deploymentRoutes = ({ deployments, models, replicaLogs, events, run
       model: z.object({ version: z.string(), type: z.string(), bucket: z.string(), prefix: z.string() }),
       request_res: res,
       limit_res: res.optional(),
+      notes: z.array(z.string()).describe('What each limit does on this backend'),
       created_at: z.string(),
       updated_at: z.string(),
     })
     .meta({ id: 'ModelDeployment' });
-  app.post(
-    '/api/v1/modelDeployment',
-    {
-      config: { scope: 'deploy' },
-      schema: {
-        tags: ['deployments'],
-        summary: 'Create a model deployment in the model-serving shape (type, model bucket/prefix, replicas, request_res/limit_res)',
-        body: modelDeploymentSchema,
-        response: { 201: seedResponse, ...errorResponses },
+  // Seed 003's paths are /v1/modelDeployment on the control plane; /api/v1/... is the same call.
+  for (const prefix of ['/api/v1', '/v1']) {
+    app.post(
+      `${prefix}/modelDeployment`,
+      {
+        config: { scope: 'deploy' },
+        schema: {
+          tags: ['deployments'],
+          summary: 'Create a model deployment in the model-serving shape (type, model bucket/prefix, replicas, request_res/limit_res)',
+          body: modelDeploymentSchema,
+          response: { 201: seedResponse, ...errorResponses },
+        },
       },
-    },
-    async (req, reply) => {
-      const input = req.body;
-      const path = seedModelPath(input);
-      const name = `md-${basename(path).toLowerCase().replace(/[^a-z0-9._-]/g, '-').slice(0, 40) || 'model'}`;
-      const existing = await models.find(`${name}:${input.model.version}`);
-      const model = existing ?? (await models.register({ name, version: input.model.version, source: path }));
-      const runtime = runtimeForFormat(model.format);
-      if (!runtime) {
-        throw new CatapultError('CATAPULT_VALIDATION_FAILED', `No runtime serves ${model.format} models (${model.path}).`, {
-          errors: [{ path: 'body/model', message: `format ${model.format} has no runtime` }],
+      async (req, reply) => {
+        const input = req.body;
+        const path = seedModelPath(input);
+        const name = `md-${basename(path).toLowerCase().replace(/[^a-z0-9._-]/g, '-').slice(0, 40) || 'model'}`;
+        const existing = await models.find(`${name}:${input.model.version}`);
+        const model = existing ?? (await models.register({ name, version: input.model.version, source: path }));
+        const runtime = runtimeForFormat(model.format);
+        if (!runtime) {
+          throw new CatapultError('CATAPULT_VALIDATION_FAILED', `No runtime serves ${model.format} models (${model.path}): ${model.formatEvidence}.`, {
+            errors: [{ path: 'body/model', message: `format ${model.format} has no runtime` }],
+          });
+        }
+        const depName = `${name}-${Date.now().toString(36)}`.slice(0, 63);
+        const d = await deployments.create(seedToSpec(depName, model.id, runtime, input));
+        return reply.code(201).send(toSeedResponse(d, input));
+      },
+    );
+    app.get(
+      `${prefix}/modelDeployment/:id`,
+      {
+        config: { scope: 'read' },
+        schema: { tags: ['deployments'], summary: 'Get a model deployment in the model-serving shape, with its predict URL', params: idParams, response: { 200: seedResponse, ...errorResponses } },
+      },
+      async (req) => {
+        const d = await deployments.get(req.params.id);
+        const model = d.modelId ? await models.find(d.modelId) : undefined;
+        const spec = d.spec;
+        return toSeedResponse(d, {
+          type: spec.resources.gpus ? 'gpu' : 'cpu',
+          model: { version: model?.version ?? '1', type: 'single', bucket: model ? dirname(model.path) : '', prefix: model ? basename(model.path) : '' },
+          request_res: { cpu: String(spec.resources.cpu ?? ''), memory: String(spec.resources.memory ?? '') },
         });
-      }
-      const depName = `${name}-${Date.now().toString(36)}`.slice(0, 63);
-      const d = await deployments.create(seedToSpec(depName, model.id, runtime, input));
-      return reply.code(201).send(toSeedResponse(d, input));
-    },
-  );
-  app.get(
-    '/api/v1/modelDeployment/:id',
-    {
-      config: { scope: 'read' },
-      schema: { tags: ['deployments'], summary: 'Get a model deployment in the model-serving shape, with its predict URL', params: idParams, response: { 200: seedResponse, ...errorResponses } },
-    },
-    async (req) => {
-      const d = await deployments.get(req.params.id);
-      const model = d.modelId ? await models.find(d.modelId) : undefined;
-      const spec = d.spec;
-      return toSeedResponse(d, {
-        type: spec.resources.gpus ? 'gpu' : 'cpu',
-        model: { version: model?.version ?? '1', type: 'single', bucket: model ? dirname(model.path) : '', prefix: model ? basename(model.path) : '' },
-        replicas: spec.replicas,
-        request_res: { cpu: String(spec.resources.cpu ?? ''), memory: String(spec.resources.memory ?? '') },
-      });
-    },
-  );
+      },
+    );
+  }
 };

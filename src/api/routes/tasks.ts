@@ -90,8 +90,54 @@ function heldLease(req: FastifyRequest, taskId: string, body: { leaseId: string;
   return { taskId, leaseId: body.leaseId, owner: ownerOf(req, body.worker), expiresAt: 0 };
 }
 
-/** Task list, detail, cancel and retry for people; claim, heartbeat and outcome routes for remote agents. */
-export const taskRoutes = (tasks: TaskEngine): RoutePlugin => (app) => {
+const submitBody = z.strictObject({
+  queue: name.describe('The queue agents claim it from'),
+  kind: name.describe('What to do; agents claiming the queue name the kinds they run'),
+  payload: z.unknown().optional().describe("The task's input, as JSON"),
+  priority: z.number().int().min(-1_000_000).max(1_000_000).default(0).describe('Higher runs first'),
+  maxAttempts: z.number().int().min(1).max(100).optional().describe('Default 5'),
+  delayMs: z.number().int().min(0).max(30 * 86_400_000).optional().describe('Run no earlier than this many ms from now'),
+  idempotencyKey: name.optional().describe('Unique per queue: submitting the same key again returns the task that has it'),
+});
+
+/** Task submission, list, detail, cancel and retry for people; claim, heartbeat and outcome routes for remote agents. */
+export const taskRoutes = (tasks: TaskEngine, internalTaskKinds: () => { kind: string; queue: string }[] = () => []): RoutePlugin => (app) => {
+  app.post(
+    '/api/v1/tasks',
+    {
+      config: { scope: 'deploy' },
+      schema: {
+        tags: ['tasks'],
+        summary: 'Submit a task for agents to run, with a priority',
+        description:
+          'The task waits in `queue` until an agent claiming that queue and kind takes it, highest priority first, then oldest. ' +
+          'Kinds the control plane runs itself (benchmark runs) are started through their own APIs and refused here. ' +
+          'With an idempotencyKey already used in the queue, the existing task comes back with 200 instead of 201.',
+        body: submitBody,
+        response: { 201: taskSchema, 200: taskSchema, ...errorResponses },
+      },
+    },
+    async (req, reply) => {
+      const internal = internalTaskKinds().find((k) => k.kind === req.body.kind || k.queue === req.body.queue);
+      if (internal) {
+        throw new CatapultError('CATAPULT_VALIDATION_FAILED', `Tasks of kind '${internal.kind}' on queue '${internal.queue}' are Catapult's own; start them through their API.`, {
+          errors: [{ path: internal.kind === req.body.kind ? 'body/kind' : 'body/queue', message: 'reserved for the control plane' }],
+        });
+      }
+      const { queue, kind, payload, priority, maxAttempts, delayMs, idempotencyKey } = req.body;
+      const { task, created } = await tasks.enqueue({
+        queue,
+        kind,
+        payload: payload ?? null,
+        priority,
+        ...(maxAttempts !== undefined ? { maxAttempts } : {}),
+        ...(delayMs !== undefined ? { delayMs } : {}),
+        ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),
+      });
+      return reply.code(created ? 201 : 200).send(task);
+    },
+  );
+
   app.get(
     '/api/v1/tasks',
     {

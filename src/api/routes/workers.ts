@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import {
   type ClusterService,
+  DEFAULT_JOIN_TOKEN_TTL_SECONDS,
   JOIN_PRINCIPAL_PREFIX,
   REPLICA_STATES,
   WORKER_STATES,
@@ -12,7 +13,9 @@ import {
   heartbeatResponseSchema,
   joinTokenSchema,
   registerBodySchema,
+  WorkerPerformance,
   registerResponseSchema,
+  workerPerformanceSchema,
   workerSchema,
 } from '../../cluster/index.js';
 import { CatapultError } from '../../errors/index.js';
@@ -40,8 +43,13 @@ function assertSelf(req: FastifyRequest, workerId: string): void {
  * long-polls for agents. Agent routes carry `config: { agent: true }`, so agent credentials reach
  * them and nothing else.
  */
+/** A worker as the API shows it: the cluster's view plus its GPU use over the last minutes. */
+const workerViewSchema = workerSchema.extend({ performance: workerPerformanceSchema });
+
 export function clusterRoutes(cluster: ClusterService, clock: Clock): RoutePlugin {
   return (app) => {
+    const performance = new WorkerPerformance();
+    const withPerformance = <W extends { id: string }>(w: W) => ({ ...w, performance: performance.view(w.id, clock.now()) });
     // ── Workers ──────────────────────────────────────────────────────────────
     app.get(
       '/api/v1/workers',
@@ -51,19 +59,19 @@ export function clusterRoutes(cluster: ClusterService, clock: Clock): RoutePlugi
           tags: ['workers'],
           summary: 'List workers with their GPUs, free memory and replicas',
           querystring: z.strictObject({ state: z.enum(WORKER_STATES).optional() }),
-          response: { 200: z.object({ items: z.array(workerSchema) }), ...errorResponses },
+          response: { 200: z.object({ items: z.array(workerViewSchema) }), ...errorResponses },
         },
       },
-      (req) => ({ items: cluster.listWorkers(req.query.state ? { state: req.query.state } : {}) }),
+      (req) => ({ items: cluster.listWorkers(req.query.state ? { state: req.query.state } : {}).map(withPerformance) }),
     );
 
     app.get(
       '/api/v1/workers/:id',
       {
         config: { scope: 'read' },
-        schema: { tags: ['workers'], summary: 'Get a worker by id or name', params: idParams, response: { 200: workerSchema, ...errorResponses } },
+        schema: { tags: ['workers'], summary: 'Get a worker by id or name, with its GPU use over the last minutes', params: idParams, response: { 200: workerViewSchema, ...errorResponses } },
       },
-      (req) => cluster.getWorker(req.params.id),
+      (req) => withPerformance(cluster.getWorker(req.params.id)),
     );
 
     app.post(
@@ -128,8 +136,13 @@ export function clusterRoutes(cluster: ClusterService, clock: Clock): RoutePlugi
       },
       async (req, reply) => {
         const { name, expiresAt, expiresInSeconds, maxUses } = req.body;
-        const at = expiresInSeconds ? clock.now() + expiresInSeconds * 1000 : expiresAt;
-        const created = await cluster.createJoinToken({ ...(name ? { name } : {}), expiresAt: at ?? null, maxUses: maxUses ?? null }, actorOf(req).id);
+        // Not naming an expiry gets the default lifetime; only an explicit `expiresAt: null` never expires.
+        const at = expiresInSeconds
+          ? clock.now() + expiresInSeconds * 1000
+          : expiresAt === undefined
+            ? clock.now() + DEFAULT_JOIN_TOKEN_TTL_SECONDS * 1000
+            : expiresAt;
+        const created = await cluster.createJoinToken({ ...(name ? { name } : {}), expiresAt: at, maxUses: maxUses ?? null }, actorOf(req).id);
         return reply.code(201).send(created);
       },
     );
@@ -223,9 +236,11 @@ export function clusterRoutes(cluster: ClusterService, clock: Clock): RoutePlugi
           response: { 200: heartbeatResponseSchema, ...errorResponses },
         },
       },
-      (req) => {
+      async (req) => {
         assertSelf(req, req.params.id);
-        return cluster.heartbeat(req.params.id, req.body);
+        const answer = await cluster.heartbeat(req.params.id, req.body);
+        performance.record(req.params.id, clock.now(), req.body);
+        return answer;
       },
     );
 

@@ -5,6 +5,7 @@ import { type Config, loadConfigFromProcess } from '../../config/index.js';
 import { type Gateway, gatewayOptionsFromConfig, inProcessSource, remoteSource, startGateway } from '../../gateway/index.js';
 import { type Logger, createLogger } from '../../observability/index.js';
 import type { ControlPlane } from '../../server/index.js';
+import { explainListenError } from '../../util/index.js';
 
 interface GatewayFlags {
   server?: string;
@@ -21,6 +22,8 @@ export async function startEmbeddedGateway(cp: ControlPlane, config: Config, log
     ...gatewayOptionsFromConfig(config),
     source: inProcessSource({ events: cp.events, registry: cp.routeRegistry, keys: cp.keys }),
     log,
+  }).catch(async (err: unknown) => {
+    throw await explainListenError(err, { what: 'The data-plane gateway', host: config.gatewayHost, port: config.gatewayPort, choose: '--gateway-port P (CATAPULT_GATEWAY_PORT)' });
   });
   await gateway.ready(10_000);
   return gateway;
@@ -52,7 +55,9 @@ export function registerGateway(program: Command): void {
       );
       const log = createLogger(config.logLevel, 'catapult-gateway');
       const source = remoteSource({ url: config.url, key: keyFrom(config) });
-      const gateway = await startGateway({ ...gatewayOptionsFromConfig(config), source, log });
+      const gateway = await startGateway({ ...gatewayOptionsFromConfig(config), source, log }).catch(async (err: unknown) => {
+        throw await explainListenError(err, { what: 'The gateway', host: config.gatewayHost, port: config.gatewayPort, choose: '--port P (CATAPULT_GATEWAY_PORT)' });
+      });
 
       let stopping = false;
       const stop = (signal: string): void => {

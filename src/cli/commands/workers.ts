@@ -139,7 +139,7 @@ export function registerWorkers(program: Command): void {
     .command('create')
     .description('Create a join token; its secret is printed once')
     .option('--name <name>', 'what the token is for')
-    .option('--expires <duration>', 'lifetime, e.g. 30m, 12h, 7d (default: never)')
+    .option('--expires <duration>', 'lifetime, e.g. 30m, 12h, 7d, or "never" (default: 24h)')
     .option('--max-uses <n>', 'how many agents may join with it (default: unlimited)')
     .option('--quiet', 'print only the secret')
     .option('--json', 'print JSON')
@@ -147,7 +147,7 @@ export function registerWorkers(program: Command): void {
       const config = loadConfigFromProcess();
       const body = {
         ...(o.name ? { name: o.name } : {}),
-        ...(o.expires ? { expiresInSeconds: parseDuration(o.expires) } : {}),
+        ...(o.expires === 'never' ? { expiresAt: null } : o.expires ? { expiresInSeconds: parseDuration(o.expires) } : {}),
         ...(o.maxUses ? { maxUses: Number(o.maxUses) } : {}),
       };
       const created = await ApiClient.fromConfig(config).post<{ token: JoinToken; secret: string }>('/api/v1/join-tokens', body);

@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router';
-import { type ApiError, api, unwrap } from '../api/client';
+import { type ApiError, type Schemas, api, unwrap } from '../api/client';
 import { useQuery } from '../api/useQuery';
 import { useSession } from '../auth/session';
 import { CheckField } from '../components/Field';
@@ -145,6 +145,8 @@ export default function WorkerDetail() {
           </Panel>
         </div>
 
+        <WorkerPerformancePanel performance={w.performance} />
+
         <Panel title="GPUs" meta={w.gpus.length === 0 ? 'none' : `${w.gpus.length}`} flush>
           {w.gpus.length === 0 ? (
             <Empty title="No GPUs">This worker runs replicas on CPU.</Empty>
@@ -241,5 +243,41 @@ export default function WorkerDetail() {
         </Confirm>
       ) : null}
     </div>
+  );
+}
+
+type Performance = Schemas['WorkerPerformance'];
+
+const percent = (v: number | null) => (v === null ? '—' : `${v}%`);
+
+/** GPU use over the last minutes, from the heartbeats the server received, with a line of the samples. */
+export function WorkerPerformancePanel({ performance }: { performance: Performance }) {
+  const { gpuUtilizationPercent: u, samples } = performance;
+  const withUse = samples.filter((s) => s.gpuUtilizationPercent !== null);
+  const first = samples[0]?.at ?? 0;
+  const span = Math.max(1, (samples.at(-1)?.at ?? first) - first);
+  const points = withUse.map((s) => `${(((s.at - first) / span) * 300).toFixed(1)},${(60 - (s.gpuUtilizationPercent! / 100) * 60).toFixed(1)}`).join(' ');
+  return (
+    <Panel title="Performance" meta={`GPU use, last ${Math.round(performance.windowMs / 60_000)} minutes`}>
+      <div className="stack" style={{ gap: 10 }}>
+        <dl className="kv">
+          <dt>GPU use, last minute</dt>
+          <dd>{percent(u.last1m)}</dd>
+          <dt>Last 5 minutes</dt>
+          <dd>{percent(u.last5m)}</dd>
+          <dt>Last 15 minutes</dt>
+          <dd>{percent(u.last15m)}</dd>
+          <dt>Heartbeats sampled</dt>
+          <dd>{samples.length}</dd>
+        </dl>
+        {withUse.length > 1 ? (
+          <svg viewBox="0 0 300 60" width="100%" height="60" role="img" aria-label={`GPU use over the last minutes, from ${withUse.length} heartbeats`}>
+            <polyline points={points} fill="none" stroke="currentColor" strokeWidth="1.5" />
+          </svg>
+        ) : (
+          <span className="faint">{withUse.length === 0 ? 'No GPU use reported yet.' : 'One sample so far.'}</span>
+        )}
+      </div>
+    </Panel>
   );
 }

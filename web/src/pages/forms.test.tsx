@@ -94,3 +94,21 @@ describe('every input on every form has a label', () => {
     expect(unlabelledControls(document.body)).toEqual([]);
   });
 });
+
+describe('the join token form', () => {
+  const submitted = async (choice: string | null) => {
+    const bodies: unknown[] = [];
+    render(<CreateTokenForm create={(body) => (bodies.push(body), never())} onCreated={() => undefined} />);
+    if (choice) await userEvent.selectOptions(screen.getByLabelText('Expires'), choice);
+    await userEvent.click(screen.getByRole('button', { name: /create/i }));
+    return bodies[0];
+  };
+
+  it('asks for a one-day token by default', async () => {
+    expect(await submitted(null)).toEqual({ expiresInSeconds: 86_400 });
+  });
+
+  it('says "never" explicitly, since a token given no expiry lasts the server’s default', async () => {
+    expect(await submitted('Never')).toEqual({ expiresAt: null });
+  });
+});

@@ -24,7 +24,9 @@ export function CreateTokenForm({ create, onCreated }: { create: (body: TokenBod
     e.preventDefault();
     const body: TokenBody = {};
     if (name.trim()) body.name = name.trim();
+    // "Never" must be said: a token given no expiry lasts the server's default (24 hours).
     if (expires) body.expiresInSeconds = Number(expires);
+    else body.expiresAt = null;
     if (maxUses.trim()) body.maxUses = Number(maxUses);
     create(body).then(onCreated, (err: unknown) => setError(err as ApiError));
   };
