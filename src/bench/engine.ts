@@ -1,5 +1,6 @@
 import { StringDecoder } from 'node:string_decoder';
 import { performance } from 'node:perf_hooks';
+import { SseParser } from '../sse/index.js';
 import { HttpPool, type ResponseHandler, buildRequest } from './http.js';
 import { type ShardStage, phaseOf } from './plan.js';
 import { type ErrorKind, type RecordWriter, type RequestRecord, type TokenSource, compact } from './records.js';
@@ -100,62 +101,66 @@ interface Reading {
  * Reads one streamed OpenAI response: SSE events in order, the arrival time of each one that carries
  * generated text, and the `usage` the server sends at the end (requested with
  * `stream_options.include_usage`). Events split across network chunks are joined; several events in
- * one chunk share its arrival time, which is what the client saw.
+ * one chunk share its arrival time, which is what the client saw. Framing (CRLF, LF or CR line ends,
+ * comments, a last event without its blank line) is the shared parser's business.
  */
 class SseReader {
-  private pending = '';
   private readonly decoder = new StringDecoder('utf8');
+  private readonly parser: SseParser;
+  /** The arrival time of the chunk being parsed. */
+  private at = 0;
   done = false;
 
   constructor(
     private readonly chat: boolean,
     private readonly r: Reading,
-  ) {}
-
-  push(chunk: Buffer, at: number): void {
-    this.pending += this.decoder.write(chunk);
-    let cut: number;
-    while ((cut = this.pending.indexOf('\n\n')) !== -1) {
-      const event = this.pending.slice(0, cut);
-      this.pending = this.pending.slice(cut + 2);
-      this.event(event, at);
-    }
+  ) {
+    this.parser = new SseParser((ev) => this.event(ev.data));
   }
 
-  private event(block: string, at: number): void {
-    for (const raw of block.split('\n')) {
-      const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
-      if (!line.startsWith('data:')) continue;
-      const data = line.slice(line[5] === ' ' ? 6 : 5);
-      if (data === '[DONE]') {
-        this.done = true;
-        continue;
+  push(chunk: Buffer, at: number): void {
+    this.at = at;
+    this.parser.push(this.decoder.write(chunk));
+  }
+
+  /** The response has ended: a last event without its blank line still counts (at `at`). */
+  end(at: number): void {
+    this.at = at;
+    const rest = this.decoder.end();
+    if (rest) this.parser.push(rest);
+    this.parser.end();
+  }
+
+  private event(data: string): void {
+    const at = this.at;
+    if (data === '[DONE]') {
+      this.done = true;
+      return;
+    }
+    let obj: { choices?: { delta?: { content?: unknown; reasoning_content?: unknown }; text?: unknown }[]; usage?: { prompt_tokens?: unknown; completion_tokens?: unknown } | null; error?: unknown };
+    try {
+      obj = JSON.parse(data) as typeof obj;
+    } catch {
+      this.r.bad ??= `an SSE event is not JSON: ${data.slice(0, 120)}`;
+      return;
+    }
+    if (obj.error !== undefined) {
+      this.r.bad ??= `the stream carried an error: ${JSON.stringify(obj.error).slice(0, 200)}`;
+      return;
+    }
+    const choice = obj.choices?.[0];
+    if (choice) {
+      const piece = this.chat ? (choice.delta?.content ?? choice.delta?.reasoning_content) : choice.text;
+      if (typeof piece === 'string' && piece !== '') {
+        if (this.r.firstToken === null) this.r.firstToken = at;
+        this.r.chunks.push(at);
+        this.r.text += piece;
       }
-      let obj: { choices?: { delta?: { content?: unknown; reasoning_content?: unknown }; text?: unknown }[]; usage?: { prompt_tokens?: unknown; completion_tokens?: unknown } | null; error?: unknown };
-      try {
-        obj = JSON.parse(data) as typeof obj;
-      } catch {
-        this.r.bad ??= `an SSE event is not JSON: ${data.slice(0, 120)}`;
-        continue;
-      }
-      if (obj.error !== undefined) {
-        this.r.bad ??= `the stream carried an error: ${JSON.stringify(obj.error).slice(0, 200)}`;
-        continue;
-      }
-      const choice = obj.choices?.[0];
-      if (choice) {
-        const piece = this.chat ? (choice.delta?.content ?? choice.delta?.reasoning_content) : choice.text;
-        if (typeof piece === 'string' && piece !== '') {
-          if (this.r.firstToken === null) this.r.firstToken = at;
-          this.r.chunks.push(at);
-          this.r.text += piece;
-        }
-      }
-      const u = obj.usage;
-      if (u && typeof u.completion_tokens === 'number') {
-        this.r.outputTokens = u.completion_tokens;
-        if (typeof u.prompt_tokens === 'number') this.r.inputTokens = u.prompt_tokens;
-      }
+    }
+    const u = obj.usage;
+    if (u && typeof u.completion_tokens === 'number') {
+      this.r.outputTokens = u.completion_tokens;
+      if (typeof u.prompt_tokens === 'number') this.r.inputTokens = u.prompt_tokens;
     }
   }
 }
@@ -563,6 +568,7 @@ export class LoadEngine {
       error = { kind: httpKind(x.status), message: `HTTP ${x.status}${text ? `: ${text}` : ''}` };
     }
     if (!error && !x.sse) this.readWhole(x.bodyText(), r, end);
+    if (!error && x.sse && x.status !== null && x.status >= 200 && x.status < 300) x.sse.end(end);
     if (!error && x.sse && !x.sse.done && r.bad === null) r.bad = 'the stream ended without [DONE]';
     if (!error && r.bad !== null) error = { kind: 'bad_response', message: r.bad };
     this.finishRecord(x.agg, x.stage, x.index, x.item, x.phase, x.intended, x.sent, x.firstByte, end, x.status, error, r);
