@@ -27,6 +27,7 @@ import {
   type StageAggregate,
   type StageResults,
   type StageSummary,
+  allRequestsFailed,
   fromSummary,
   mergeAggregates,
   overallEvaluation,
@@ -682,8 +683,7 @@ export class BenchmarkService {
       const aggregates = await this.runLocal(id, recipe, plan, items, target, run);
       const reason = run.abort.signal.aborted ? String((run.abort.signal.reason as Error | undefined)?.message ?? run.abort.signal.reason) : null;
       const state: BenchmarkState = reason === null ? 'completed' : reason === 'cancelled' ? 'cancelled' : 'failed';
-      await this.finalize(id, recipe, aggregates, state, reason === null ? null : reason === 'cancelled' ? 'cancelled during the run; the results cover what was sent' : `${reason}; the results cover what was sent`);
-      return { state };
+      return { state: await this.finalize(id, recipe, aggregates, state, reason === null ? null : reason === 'cancelled' ? 'cancelled during the run; the results cover what was sent' : `${reason}; the results cover what was sent`) };
     } catch (err) {
       const message = err instanceof PreflightError || err instanceof DatasetError ? `preflight: ${err.message}` : isCatapultError(err) ? err.message : isTaskFailure(err) ? err.message : (err as Error).message;
       const cancelled = run.abort.signal.aborted && String((run.abort.signal.reason as Error | undefined)?.message) === 'cancelled';
@@ -905,8 +905,7 @@ export class BenchmarkService {
           const merged = aggs.length > 0 ? mergeAggregates(aggs) : plan.stages.map((st) => summarize([], [st], recipe.slo)[0]!);
           const state: BenchmarkState = cancelled ? 'cancelled' : problems.length > 0 ? 'failed' : 'completed';
           const reason = cancelled ? 'cancelled during the run; the results cover what was sent' : problems.length > 0 ? `${problems.join('; ')}; the results cover the clients that reported` : null;
-          await this.finalize(id, recipe, merged, state, reason);
-          return { state };
+          return { state: await this.finalize(id, recipe, merged, state, reason) };
         }
         await new Promise((r) => setTimeout(r, 250));
       }
@@ -917,9 +916,19 @@ export class BenchmarkService {
     }
   }
 
-  /** Writes the merged results and the final state. */
-  private async finalize(id: string, recipe: Recipe, aggregates: StageAggregate[], state: BenchmarkState, reason: string | null): Promise<void> {
+  /**
+   * Writes the merged results and the final state, which it returns: a run that would end `completed`
+   * although every request it sent failed ends `failed`, with the first error of each kind as reason.
+   */
+  private async finalize(id: string, recipe: Recipe, aggregates: StageAggregate[], state: BenchmarkState, reason: string | null): Promise<BenchmarkState> {
     const stages = aggregates.map((a) => stageResults(a, recipe.slo));
+    if (state === 'completed') {
+      const allFailed = allRequestsFailed(stages);
+      if (allFailed) {
+        state = 'failed';
+        reason = allFailed;
+      }
+    }
     const evaluation = overallEvaluation(aggregates);
     const summary = lastStageSummary(stages);
     const now = this.d.clock.now();
@@ -942,6 +951,7 @@ export class BenchmarkService {
       await this.d.events.append(trx, { type: 'benchmark.updated', subject: { kind: 'benchmark', id }, data: { name: recipe.name, state, reason, summary, wer: evaluation?.wer ?? null, cer: evaluation?.cer ?? null } });
     });
     this.d.events.kick();
+    return state;
   }
 
   /** A run cut off by a dead control plane: results from the records it managed to write. */

@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { until } from '../cluster/processes.js';
@@ -65,6 +67,34 @@ stop: { requests: ${concurrency * 6} }
     expect(res.code, res.out).toBe(0);
     expect(res.out).toMatch(/concurrency 2 \S+ \ds\/3s \d+ req \| [\d.]+ req\/s \| err 0 \| TTFT p50 [\d.]+ms p99 [\d.]+ms \| E2E p50 [\d.]+ms/);
     expect(res.out).toMatch(/state\s+completed/);
+  });
+
+  it('ends a run in which every request failed as failed, and shows the first error messages of each kind', async () => {
+    // A server that answers the preflight but refuses every completion, two ways.
+    let n = 0;
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        if (req.url === '/v1/models') {
+          res.writeHead(200, { 'content-type': 'application/json' }).end('{"object":"list","data":[{"id":"m"}]}');
+          return;
+        }
+        if (n++ % 2 === 0) res.writeHead(503, { 'content-type': 'application/json' }).end('{"error":"model is loading"}');
+        else res.writeHead(400, { 'content-type': 'application/json' }).end('{"error":"prompt too long"}');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const file = recipe('refused.yaml', quick(2).replace('deployment: demo-llm', `url: ${url}`).replace('workload:', 'workload:\n  model: m'));
+      const res = await runCli(['bench', 'run', file, '--no-progress'], { env, timeoutMs: 60_000 });
+      expect(res.code).toBe(1);
+      expect(res.stdout).toMatch(/state\s+failed — every one of the 12 requests failed: http_4xx 6 \(HTTP 400: \{"error":"prompt too long"\}\); http_5xx 6|state\s+failed — every one of the 12 requests failed: http_5xx 6 \(HTTP 503: \{"error":"model is loading"\}\); http_4xx 6/);
+      expect(res.stdout).toContain('http_5xx: HTTP 503: {"error":"model is loading"}');
+      expect(res.stdout).toContain('http_4xx: HTTP 400: {"error":"prompt too long"}');
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('lists, shows, compares and exports runs', async () => {

@@ -52,6 +52,7 @@ const stageSchema = z
     durationS: num,
     requests: z.object({ sent: z.number(), ok: z.number(), errors: z.number(), dropped: z.number(), excluded: z.number().describe('warmup and cooldown') }),
     errorsByKind: z.record(z.string(), z.number()),
+    errorSamples: z.record(z.string(), z.array(z.string())).describe('the first distinct messages of each error kind'),
     achievedRate: num,
     scheduleLagMs: percentilesSchema,
     throughput: z.object({ requestsPerS: num, inputTokensPerS: num, outputTokensPerS: num }),

@@ -68,7 +68,10 @@ function describeRun(b: BenchmarkView, r: ResultsView): string {
   if (r.stages.length > 0) lines.push('', stagesTable(r.stages, llm).replace(/^/gm, '  '));
   for (const s of r.stages) {
     const kinds = Object.entries(s.errorsByKind);
-    if (kinds.length > 0) lines.push(`  ${s.label} errors: ${kinds.map(([k, n]) => `${k} ${n}`).join(', ')}`);
+    if (kinds.length > 0) {
+      lines.push(`  ${s.label} errors: ${kinds.map(([k, n]) => `${k} ${n}`).join(', ')}`);
+      for (const [k] of kinds) for (const msg of s.errorSamples?.[k] ?? []) lines.push(`    ${k}: ${msg}`);
+    }
     const sources = Object.keys(s.tokens.outputSources);
     if (llm && sources.some((x) => x !== 'usage')) lines.push(`  ${s.label} output tokens counted by: ${Object.entries(s.tokens.outputSources).map(([k, n]) => `${k} ${n}`).join(', ')}`);
   }
