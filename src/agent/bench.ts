@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BENCH_QUEUE, LoadEngine, RecordWriter, SHARD_KIND, type ShardSpec, shardStages, toProgressReport } from '../bench/index.js';
+import { BENCH_QUEUE, LoadEngine, RecordWriter, SHARD_KIND, shardRoutes, shardSpecSchema, shardStages, toProgressReport } from '../bench/index.js';
 import type { Logger } from '../observability/index.js';
 import { type AgentClient, ServerError } from './client.js';
 
@@ -106,13 +106,13 @@ export class BenchWorker {
     const file = join(this.o.dir, `${taskId}.jsonl`);
     let progressTimer: NodeJS.Timeout | undefined;
     try {
-      const spec = await c.call<ShardSpec>('GET', `/api/v1/agents/benchmarks/shards/${encodeURIComponent(taskId)}`);
+      const spec = shardSpecSchema.parse(await c.call<unknown>('GET', shardRoutes.spec(taskId)));
       this.o.log.info({ benchmark: spec.benchmarkId, shard: spec.shard, shards: spec.shards }, 'running benchmark shard');
       const writer = new RecordWriter(file);
       let latest: ReturnType<typeof toProgressReport> | undefined;
       progressTimer = setInterval(() => {
         if (!latest) return;
-        c.call('POST', `/api/v1/agents/benchmarks/shards/${encodeURIComponent(taskId)}/progress`, latest).catch(() => undefined);
+        c.call('POST', shardRoutes.progress(taskId), latest).catch(() => undefined);
       }, 1000);
       const flusher = setInterval(() => void writer.flush().catch(() => undefined), 1000);
       const engine = new LoadEngine({
@@ -131,9 +131,9 @@ export class BenchWorker {
       });
       const result = await engine.run().finally(() => clearInterval(flusher));
       await writer.close();
-      if (latest) await c.call('POST', `/api/v1/agents/benchmarks/shards/${encodeURIComponent(taskId)}/progress`, latest).catch(() => undefined);
+      if (latest) await c.call('POST', shardRoutes.progress(taskId), latest).catch(() => undefined);
       // The control plane may be away (restarting) just now: the records wait here until it is back.
-      await this.persist(() => c.upload(`/api/v1/agents/benchmarks/shards/${encodeURIComponent(taskId)}/records`, 'application/x-ndjson', createReadStream(file)), stopSignal);
+      await this.persist(() => c.upload(shardRoutes.records(taskId), 'application/x-ndjson', createReadStream(file)), stopSignal);
       const interrupted = result.interrupted;
       if (interrupted) {
         await this.persist(() => c.failTask(taskId, { ...held, error: { code: interrupted === 'cancelled' ? 'TASK_CANCELLED' : 'SHARD_INTERRUPTED', message: interrupted, retryable: false } }), stopSignal);

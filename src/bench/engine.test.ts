@@ -147,14 +147,16 @@ describe('the load engine against the simulator', () => {
     }
   });
 
-  it('treats a non-streamed answer as its own first token', async () => {
+  it('reports no time to first token for a non-streamed answer, only its end-to-end latency', async () => {
     const r = recipe('load: { type: closed, concurrency: 2 }\nstop: { requests: 4 }');
     r.workload.stream = false;
     const { result } = await run(r);
     const s = stageResults(result.aggregates[0]!, r.slo);
     expect(s.requests.ok).toBe(4);
     expect(s.tokens.outputSources).toEqual({ usage: 4 });
-    expect(s.latency.ttft.p50).toBe(s.latency.e2e.p50);
+    expect(s.latency.ttft.count).toBe(0);
+    expect(s.latency.ttft.p50).toBeNull();
+    expect(s.latency.e2e.count).toBe(4);
   });
 
   it('sends an open-loop schedule from its intended times and reports the lag behind it', async () => {

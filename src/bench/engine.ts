@@ -43,8 +43,12 @@ export interface ShardProgress {
   stage: number;
   stages: number;
   stageLabel: string;
-  /** Requests finished in the current stage (any outcome, warmup included). */
+  /** Requests finished in the current stage (any outcome, warmup and cooldown included). */
   done: number;
+  /** Of those, the measured requests sent: what the results will count as `sent`. */
+  sent: number;
+  /** Of those, warmup and cooldown requests (recorded, not measured). */
+  excluded: number;
   /** Requests this shard will send in the stage, when known. */
   total: number | null;
   /** How long the stage sends for, when its stop rule has a duration. */
@@ -52,12 +56,26 @@ export interface ShardProgress {
   errors: number;
   inFlight: number;
   elapsedS: number;
-  /** Completions per second over the last progress interval. */
+  /**
+   * Successful measured requests per second since the stage's first measured request: the results'
+   * `throughput.requestsPerS` as it stands now, so the live rate and the final one are one measure.
+   */
   ratePerS: number;
   outputTokens: number;
+  /** The final counts of the stages already finished, by stage index, so a display can close them. */
+  finished: StageCounts[];
   /** The stage's measured TTFT and E2E so far. */
   ttft: Histogram;
   e2e: Histogram;
+}
+
+/** A finished stage's counts, as its last progress report would have shown them. */
+export interface StageCounts {
+  stage: number;
+  done: number;
+  sent: number;
+  excluded: number;
+  errors: number;
 }
 
 export interface EngineOptions {
@@ -292,6 +310,7 @@ export class LoadEngine {
   private stopped: string | null = null;
   private current: StageAggregate | undefined;
   private stageIndex = 0;
+  private readonly finished: StageCounts[] = [];
   private done = 0;
   private errors = 0;
   private outputTokens = 0;
@@ -352,6 +371,7 @@ export class LoadEngine {
         aggregates.push(agg);
         if (this.stopped) continue;
         await this.runStage(shardStage, agg);
+        this.finished.push({ stage: shardStage.stage.index, done: this.done, sent: agg.sent, excluded: agg.excluded, errors: this.errors });
       }
     } finally {
       clearInterval(sweep);
@@ -567,7 +587,7 @@ export class LoadEngine {
       const text = x.bodyText().slice(0, 300);
       error = { kind: httpKind(x.status), message: `HTTP ${x.status}${text ? `: ${text}` : ''}` };
     }
-    if (!error && !x.sse) this.readWhole(x.bodyText(), r, end);
+    if (!error && !x.sse) this.readWhole(x.bodyText(), r);
     if (!error && x.sse && x.status !== null && x.status >= 200 && x.status < 300) x.sse.end(end);
     if (!error && x.sse && !x.sse.done && r.bad === null) r.bad = 'the stream ended without [DONE]';
     if (!error && r.bad !== null) error = { kind: 'bad_response', message: r.bad };
@@ -581,13 +601,13 @@ export class LoadEngine {
     return { kind, message: kind === 'timeout' ? `no complete answer within ${this.o.timeoutMs} ms` : (this.stopped ?? 'aborted') };
   }
 
-  /** A non-streamed answer: the whole body arrived at `end`. */
-  private readWhole(text: string, r: Reading, end: number): void {
+  /**
+   * A non-streamed answer: the whole body arrived at once. It has no time to first token (TTFT is a
+   * streaming measure; without a stream it would only repeat E2E), so none is recorded.
+   */
+  private readWhole(text: string, r: Reading): void {
     const api = this.o.api;
-    if (api === 'http') {
-      r.firstToken = end;
-      return;
-    }
+    if (api === 'http') return;
     let obj: Record<string, unknown>;
     try {
       obj = JSON.parse(text) as Record<string, unknown>;
@@ -595,13 +615,11 @@ export class LoadEngine {
       if (api === 'asr-transcriptions' && text.trim() !== '' && !text.trimStart().startsWith('{')) {
         // response_format=text
         r.text = text.trim();
-        r.firstToken = end;
         return;
       }
       r.bad = `the answer is not JSON: ${text.slice(0, 120)}`;
       return;
     }
-    r.firstToken = end;
     if (api === 'asr-transcriptions') {
       if (typeof obj.text !== 'string') r.bad = 'the transcription answer has no text field';
       else r.text = obj.text;
@@ -693,20 +711,19 @@ export class LoadEngine {
     }
   }
 
-  private lastReport = { at: 0, done: 0 };
-
   private report(): void {
     const agg = this.current;
     if (!agg || !this.o.onProgress) return;
-    const now = performance.now();
-    const dt = (now - this.lastReport.at) / 1000;
-    const rate = this.lastReport.at > 0 && dt > 0 ? (this.done - this.lastReport.done) / dt : 0;
-    this.lastReport = { at: now, done: this.done };
+    const now = this.elapsed();
+    const windowS = agg.firstIntended === null ? 0 : (now - agg.firstIntended) / 1000;
+    const rate = windowS > 0 ? agg.ok / windowS : 0;
     this.o.onProgress({
       stage: this.stageIndex,
       stages: this.o.stages.length,
       stageLabel: agg.label,
       done: this.done,
+      sent: agg.sent,
+      excluded: agg.excluded,
       total: this.stageTotal,
       durationS: this.stageDurationS,
       errors: this.errors,
@@ -714,6 +731,7 @@ export class LoadEngine {
       elapsedS: Math.max(0, (this.elapsed() - this.stageStartedAt) / 1000),
       ratePerS: rate,
       outputTokens: this.outputTokens,
+      finished: this.finished.slice(),
       ttft: agg.hist.ttft,
       e2e: agg.hist.e2e,
     });

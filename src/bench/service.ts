@@ -16,12 +16,12 @@ import { isTaskFailure } from '../tasks/index.js';
 import { type Clock, newId } from '../util/index.js';
 import { DatasetError } from './audio.js';
 import { prepareItems } from './dataset.js';
-import { LoadEngine, type PreparedItem, type ShardProgress } from './engine.js';
+import { LoadEngine, type PreparedItem } from './engine.js';
 import { type StagePlan, planStages, shardStages } from './plan.js';
 import { type Recipe, RecipeError, parseRecipe, validateRecipe } from './recipe.js';
 import { RecordWriter, type RequestRecord, readAllRecords, readRecords } from './records.js';
 import { type BenchTables, type BenchmarkShardsTable, type BenchmarkState, type BenchmarksTable, FINAL_STATES } from './schema.js';
-import { decodeHistogram, encodeHistogram, mergeHistograms, percentilesMs } from './stats.js';
+import { decodeHistogram, mergeHistograms, percentilesMs } from './stats.js';
 import {
   type EvaluationView,
   type StageAggregate,
@@ -35,31 +35,11 @@ import {
   summarize,
   toSummary,
 } from './summary.js';
+import { BENCH_QUEUE, type ProgressView, RUN_KIND, SHARD_KIND, type ShardProgressReport, type ShardSpec, toProgressReport } from './protocol.js';
 import { PreflightError, type ResolvedTarget, preflight } from './target.js';
 
-export const BENCH_QUEUE = 'benchmarks';
-export const RUN_KIND = 'benchmark.run';
-export const SHARD_KIND = 'benchmark.shard';
 
 /** Live progress of a run, over all its clients. */
-export interface ProgressView {
-  stage: number;
-  stages: number;
-  stageLabel: string;
-  done: number;
-  total: number | null;
-  /** How long the stage sends for, when its stop rule has a duration. */
-  durationS: number | null;
-  errors: number;
-  inFlight: number;
-  ratePerS: number;
-  elapsedS: number;
-  ttftP50Ms: number | null;
-  ttftP99Ms: number | null;
-  e2eP50Ms: number | null;
-  e2eP99Ms: number | null;
-  outputTokensPerS: number;
-}
 
 /** The headline numbers of a run (its last stage), for lists and the seed-000 status answer. */
 export interface SummaryView {
@@ -108,21 +88,6 @@ export interface ResultsView {
 }
 
 /** What a client (a local engine or an agent) is told to run. */
-export interface ShardSpec {
-  benchmarkId: string;
-  shard: number;
-  shards: number;
-  startAt: number;
-  api: Recipe['workload']['api'];
-  stream: boolean;
-  timeoutMs: number;
-  slo: Recipe['slo'];
-  seed: number;
-  stages: StagePlan[];
-  target: { baseUrl: string; headers: Record<string, string> };
-  /** Bodies base64-encoded. */
-  items: (Omit<PreparedItem, 'body'> & { body: string | null })[];
-}
 
 interface Plan {
   startAt: number;
@@ -162,6 +127,10 @@ export interface AsyncInput {
   deployment?: string | undefined;
   asr_eval_dataset: string;
   evaluation_only?: boolean | undefined;
+  /** With `evaluation_only: false`: passes over the dataset in the load stage (default 3). */
+  load_epochs?: number | undefined;
+  /** How the audio travels: `multipart` (default) or `json-base64`. */
+  audio_encoding?: 'multipart' | 'json-base64' | undefined;
   model?: string | undefined;
   concurrency?: number | undefined;
   audio_column?: string | undefined;
@@ -207,13 +176,6 @@ function lastStageSummary(stages: StageResults[]): SummaryView | null {
   };
 }
 
-/** Shard progress as an agent reports it: the engine's counters, its stage's histograms encoded. */
-export type ShardProgressReport = Omit<ShardProgress, 'ttft' | 'e2e'> & { ttft: string; e2e: string };
-
-export function toProgressReport(p: ShardProgress): ShardProgressReport {
-  return { ...p, ttft: encodeHistogram(p.ttft), e2e: encodeHistogram(p.e2e) };
-}
-
 /** Progress over all clients: sums, the furthest stage, percentiles of the merged histograms. */
 function combineProgress(parts: ShardProgressReport[]): ProgressView | null {
   if (parts.length === 0) return null;
@@ -230,6 +192,8 @@ function combineProgress(parts: ShardProgressReport[]): ProgressView | null {
     stages: parts[0]!.stages,
     stageLabel: current[0]!.stageLabel,
     done: sum((p) => p.done),
+    sent: sum((p) => p.sent),
+    excluded: sum((p) => p.excluded),
     total: totals.every((t) => t !== null) ? totals.reduce((a, t) => a + t, 0) : null,
     durationS: current[0]!.durationS ?? null,
     errors: sum((p) => p.errors),
@@ -241,7 +205,26 @@ function combineProgress(parts: ShardProgressReport[]): ProgressView | null {
     e2eP50Ms: n(e2e.p50),
     e2eP99Ms: n(e2e.p99),
     outputTokensPerS: elapsedS > 0 ? Math.round(sum((p) => p.outputTokens) / elapsedS) : 0,
+    finished: finishedStages(parts),
   };
+}
+
+/** The finished stages' counts, summed over the clients that have finished them. */
+function finishedStages(parts: ShardProgressReport[]): ProgressView['finished'] {
+  const by = new Map<number, ProgressView['finished'][number]>();
+  for (const p of parts) {
+    for (const f of p.finished) {
+      const o = by.get(f.stage);
+      if (!o) by.set(f.stage, { ...f });
+      else {
+        o.done += f.done;
+        o.sent += f.sent;
+        o.excluded += f.excluded;
+        o.errors += f.errors;
+      }
+    }
+  }
+  return [...by.values()].sort((a, b) => a.stage - b.stage);
 }
 
 /** A run in this process: how to stop it, and its clients' latest progress. */
@@ -393,8 +376,16 @@ export class BenchmarkService {
       ? { type: 'hf-arrow', path: input.asr_eval_dataset, ...(input.audio_column ? { audioColumn: input.audio_column } : {}), ...(input.text_column ? { textColumn: input.text_column } : {}) }
       : { type: 'asr-manifest', path: input.asr_eval_dataset };
     let target: Record<string, unknown>;
+    if (typeof input.production_endpoint_id === 'number') {
+      // Seed 000's ids were database numbers; Catapult's are strings.
+      throw new CatapultError(
+        'CATAPULT_VALIDATION_FAILED',
+        `production_endpoint_id ${input.production_endpoint_id} is a number; endpoint ids look like "ep_…" (or give the endpoint's name). List them with GET /api/v1/endpoints.`,
+        { errors: [{ path: 'body/production_endpoint_id', message: 'an endpoint id ("ep_…") or name, as a string' }] },
+      );
+    }
     if (input.production_endpoint_id !== undefined) {
-      const ep = await this.d.endpoints.get(String(input.production_endpoint_id));
+      const ep = await this.d.endpoints.get(input.production_endpoint_id);
       target = input.endpoint_url ? { url: input.endpoint_url, headers: (await this.d.endpoints.upstream(ep.id)).headers } : { endpoint: ep.id };
     } else if (input.deployment) {
       target = { deployment: input.deployment };
@@ -406,14 +397,17 @@ export class BenchmarkService {
       });
     }
     const concurrency = input.concurrency ?? 4;
+    // Evaluation only: every utterance once. Otherwise the dataset is also sent as load, several
+    // passes at the given concurrency, and the results report latency and RTFx under that load.
+    const evaluationOnly = input.evaluation_only !== false;
+    const epochs = evaluationOnly ? 1 : (input.load_epochs ?? 3);
     const recipe = {
       name: input.name ?? `ASR evaluation of ${String(input.production_endpoint_id ?? input.deployment ?? input.endpoint_url)}`,
       target,
-      workload: { api: 'asr-transcriptions', ...(input.model ? { model: input.model } : {}), stream: false, dataset },
+      workload: { api: 'asr-transcriptions', ...(input.model ? { model: input.model } : {}), stream: false, ...(input.audio_encoding ? { audioEncoding: input.audio_encoding } : {}), dataset },
       load: { type: 'closed', concurrency },
-      // Every utterance once.
-      stop: { epochs: 1 },
-      description: input.evaluation_only === false ? 'evaluation with latency' : 'evaluation only',
+      stop: { epochs },
+      description: evaluationOnly ? 'evaluation only: every utterance once' : `evaluation with a load stage: ${epochs} passes over the dataset at concurrency ${concurrency}; latency and RTFx`,
     };
     const view = await this.create({ recipe }, createdBy);
     return view;

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/index.js';
 import { packageInfo } from '../util/index.js';
 import { ApiError } from './client.js';
+import { endQuietlyOnClosedPipe } from './format.js';
 import { registerAgent } from './commands/agent.js';
 import { registerBench } from './commands/bench.js';
 import { registerDeployments } from './commands/deployments.js';
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
 
 /** Runs the CLI; errors become one clear message and exit code 1 (2 for usage errors). */
 export async function main(argv: string[]): Promise<void> {
+  endQuietlyOnClosedPipe();
   const program = buildProgram();
   try {
     await program.parseAsync(argv);

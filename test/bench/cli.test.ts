@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -69,6 +69,47 @@ stop: { requests: ${concurrency * 6} }
     expect(res.out).toMatch(/state\s+completed/);
   });
 
+  it("draws each progress frame whole: no raw template, no negative or flickering rate, no time past the stage's, measured counts", async () => {
+    const yaml = quick(1)
+      .replace('load: { type: closed, concurrency: 1 }', 'load: { type: closed, concurrencies: [1, 2] }')
+      .replace('stop: { requests: 6 }', 'stop: { duration: 3s, warmup: 1s }');
+    const file = recipe('frames.yaml', yaml);
+    const cmd = `${process.execPath} ${BIN} bench run ${file}`;
+    const res = await new Promise<{ code: number | null; out: string }>((resolve) => {
+      const child = spawn('script', ['-qfec', cmd, '/dev/null'], { env: childEnv(env) });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.on('close', (code) => resolve({ code, out }));
+    });
+    expect(res.code, res.out).toBe(0);
+    // The terminal's frames: what lies between carriage returns, line ends and cursor moves.
+    const frames = res.out
+      // eslint-disable-next-line no-control-regex -- terminal escape sequences are what is split on
+      .split(/\r|\n|\x1b\[[0-9;?]*[A-Za-z]/)
+      .map((f) => f.trim())
+      .filter((f) => f.includes('req/s') || f.includes('{'));
+    expect(frames.length).toBeGreaterThan(4);
+    for (const f of frames) {
+      expect(f).not.toMatch(/\{(label|bar|count|rate|errors|ttft50|ttft99|e2e50|e2e99)\}/);
+      expect(f).toMatch(/^\[[12]\/2\] concurrency [12] \S+ \ds\/3s \d+ req( \(\+\d+ warmup\/cooldown\))? \| [\d.]+ req\/s \|/);
+      const [, elapsed, total] = /(\d+)s\/(\d+)s/.exec(f)!;
+      expect(Number(elapsed)).toBeLessThanOrEqual(Number(total));
+    }
+    // Once requests have succeeded, the rate never drops back to zero within a stage.
+    for (const stage of ['[1/2]', '[2/2]']) {
+      const rates = frames.filter((f) => f.startsWith(stage)).map((f) => Number(/\| ([\d.]+) req\/s/.exec(f)![1]));
+      const firstUp = rates.findIndex((r) => r > 0);
+      expect(firstUp).toBeGreaterThanOrEqual(0);
+      expect(rates.slice(firstUp).every((r) => r > 0)).toBe(true);
+    }
+    // The last frame of each stage counts what its results count as sent (warmup apart).
+    const results = /concurrency 1\s+(\d+)\s+(\d+)[\s\S]*concurrency 2\s+(\d+)\s+(\d+)/.exec(res.out.slice(res.out.lastIndexOf('STAGE')))!;
+    const lastCount = (stage: string) => Number(/ (\d+) req/.exec(frames.filter((f) => f.startsWith(stage)).at(-1)!)![1]);
+    expect(lastCount('[1/2]')).toBe(Number(results[1]));
+    expect(lastCount('[2/2]')).toBe(Number(results[3]));
+    expect(res.out).toMatch(/\+\d+ warmup\/cooldown/);
+  });
+
   it('ends a run in which every request failed as failed, and shows the first error messages of each kind', async () => {
     // A server that answers the preflight but refuses every completion, two ways.
     let n = 0;
@@ -115,6 +156,12 @@ stop: { requests: ${concurrency * 6} }
     expect(csv.stdout.split('\n')[1]).toMatch(new RegExp(`^${b.benchmark.id},quick 4,completed,0,concurrency 4,`));
     const records = await runCli(['bench', 'export', b.benchmark.id, '--format', 'records-jsonl'], { env });
     expect(records.stdout.trim().split('\n')).toHaveLength(24);
+    // A reader that goes away (`| head`, here one that never reads) ends the command quietly.
+    for (const reader of ['true', 'head -c 1 >/dev/null']) {
+      const piped = spawnSync('bash', ['-o', 'pipefail', '-c', `${process.execPath} ${BIN} bench export ${b.benchmark.id} --format records-jsonl | ${reader}`], { env: childEnv(env), encoding: 'utf8' });
+      expect(piped.stderr).toBe('');
+      expect(piped.status).toBe(0);
+    }
   });
 
   it('runs KServe v2 inference against the Iris ONNX demo', async () => {
