@@ -1,7 +1,6 @@
-import { StringDecoder } from 'node:string_decoder';
 import { performance } from 'node:perf_hooks';
-import { SseParser } from '../sse/index.js';
-import { HttpPool, type ResponseHandler, buildRequest } from './http.js';
+import { HttpPool, buildRequest } from './http.js';
+import { Exchange, type ExchangeHost, type Reading, httpKind } from './exchange.js';
 import { type ShardStage, phaseOf } from './plan.js';
 import { type ErrorKind, type RecordWriter, type RequestRecord, type TokenSource, compact } from './records.js';
 import { type Slo, type StageAggregate, addRecord, newStageAggregate } from './summary.js';
@@ -105,189 +104,6 @@ export interface EngineResult {
   interrupted: string | null;
 }
 
-/** What the response of one API is read for. */
-interface Reading {
-  firstToken: number | null;
-  chunks: number[];
-  text: string;
-  inputTokens: number | null;
-  outputTokens: number | null;
-  bad: string | null;
-}
-
-/**
- * Reads one streamed OpenAI response: SSE events in order, the arrival time of each one that carries
- * generated text, and the `usage` the server sends at the end (requested with
- * `stream_options.include_usage`). Events split across network chunks are joined; several events in
- * one chunk share its arrival time, which is what the client saw. Framing (CRLF, LF or CR line ends,
- * comments, a last event without its blank line) is the shared parser's business.
- */
-class SseReader {
-  private readonly decoder = new StringDecoder('utf8');
-  private readonly parser: SseParser;
-  /** The arrival time of the chunk being parsed. */
-  private at = 0;
-  done = false;
-
-  constructor(
-    private readonly chat: boolean,
-    private readonly r: Reading,
-  ) {
-    this.parser = new SseParser((ev) => this.event(ev.data));
-  }
-
-  push(chunk: Buffer, at: number): void {
-    this.at = at;
-    this.parser.push(this.decoder.write(chunk));
-  }
-
-  /** The response has ended: a last event without its blank line still counts (at `at`). */
-  end(at: number): void {
-    this.at = at;
-    const rest = this.decoder.end();
-    if (rest) this.parser.push(rest);
-    this.parser.end();
-  }
-
-  private event(data: string): void {
-    const at = this.at;
-    if (data === '[DONE]') {
-      this.done = true;
-      return;
-    }
-    let obj: { choices?: { delta?: { content?: unknown; reasoning_content?: unknown }; text?: unknown }[]; usage?: { prompt_tokens?: unknown; completion_tokens?: unknown } | null; error?: unknown };
-    try {
-      obj = JSON.parse(data) as typeof obj;
-    } catch {
-      this.r.bad ??= `an SSE event is not JSON: ${data.slice(0, 120)}`;
-      return;
-    }
-    if (obj.error !== undefined) {
-      this.r.bad ??= `the stream carried an error: ${JSON.stringify(obj.error).slice(0, 200)}`;
-      return;
-    }
-    const choice = obj.choices?.[0];
-    if (choice) {
-      const piece = this.chat ? (choice.delta?.content ?? choice.delta?.reasoning_content) : choice.text;
-      if (typeof piece === 'string' && piece !== '') {
-        if (this.r.firstToken === null) this.r.firstToken = at;
-        this.r.chunks.push(at);
-        this.r.text += piece;
-      }
-    }
-    const u = obj.usage;
-    if (u && typeof u.completion_tokens === 'number') {
-      this.r.outputTokens = u.completion_tokens;
-      if (typeof u.prompt_tokens === 'number') this.r.inputTokens = u.prompt_tokens;
-    }
-  }
-}
-
-function classify(err: unknown): { kind: ErrorKind; message: string } {
-  const e = err as { code?: string; name?: string; message?: string; cause?: { code?: string } };
-  const code = e?.code ?? e?.cause?.code ?? '';
-  const message = e?.message ?? String(err);
-  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'CONNECT_TIMEOUT' || code === 'EAI_AGAIN') return { kind: 'connect', message: `${code}: ${message}` };
-  if (code === 'BAD_RESPONSE' || code === 'UNEXPECTED_RESPONSE') return { kind: 'bad_response', message };
-  if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'ETIMEDOUT') return { kind: 'reset', message: `${code}: ${message}` };
-  return { kind: 'error', message: code ? `${code}: ${message}` : message };
-}
-
-function httpKind(status: number): ErrorKind {
-  if (status === 429) return 'http_429';
-  return status >= 500 ? 'http_5xx' : 'http_4xx';
-}
-
-/**
- * One request in flight and the undici handler for its response: one object per request, so the hot
- * path allocates no closures.
- */
-class Exchange implements ResponseHandler {
-  /** The pool it was sent on, until it ends. */
-  pool: HttpPool | null = null;
-  readonly deadline: number;
-  /** Set when the run ends or the request times out, before aborting it. */
-  abortKind: ErrorKind | null = null;
-  readonly reading: Reading = { firstToken: null, chunks: [], text: '', inputTokens: null, outputTokens: null, bad: null };
-  readonly sse: SseReader | null;
-  readonly phase: RequestRecord['phase'];
-  readonly sent: number;
-  status: number | null = null;
-  firstByte: number | null = null;
-  private body: Buffer | Buffer[] | null = null;
-  private text: string | null = null;
-  private done = false;
-
-  constructor(
-    private readonly engine: LoadEngine,
-    readonly stage: ShardStage,
-    readonly agg: StageAggregate,
-    readonly index: number,
-    readonly item: PreparedItem,
-    readonly intended: number,
-    readonly after: () => void,
-  ) {
-    this.phase = phaseOf(stage.stage, intended - engine.stageStart);
-    this.sse = engine.streaming ? new SseReader(engine.chat, this.reading) : null;
-    this.sent = engine.elapsed();
-    this.deadline = this.sent + engine.timeoutMs;
-  }
-
-  onHeaders(status: number): void {
-    this.status = status;
-    this.firstByte = this.engine.elapsed();
-  }
-
-  onData(chunk: Buffer): void {
-    if (this.sse && this.status !== null && this.status >= 200 && this.status < 300) {
-      this.sse.push(chunk, this.engine.elapsed());
-      return;
-    }
-    if (this.body === null) this.body = chunk;
-    else if (Array.isArray(this.body)) this.body.push(chunk);
-    else this.body = [this.body, chunk];
-  }
-
-  onEnd(): void {
-    this.settle(null);
-  }
-
-  onError(err: Error & { code?: string }): void {
-    this.settle(this.abortKind ? this.engine.abortError(this.abortKind) : classify(err));
-  }
-
-  /** Aborts the request; it then ends with `kind`. */
-  abort(kind: ErrorKind, reason: string): void {
-    this.abortKind ??= kind;
-    this.pool?.abort(this, new Error(reason));
-  }
-
-  /**
-   * The answer as text. The chunks are let go here: each is a slice of a socket read buffer, and
-   * undici keeps finished requests (and so their handlers) queued for a while.
-   */
-  bodyText(): string {
-    if (this.text !== null) return this.text;
-    const b = this.body;
-    this.body = null;
-    this.text = b === null ? '' : (Array.isArray(b) ? Buffer.concat(b) : b).toString('utf8');
-    return this.text;
-  }
-
-  /** Lets go of what the record no longer needs (see bodyText). */
-  release(): void {
-    this.body = null;
-    this.text = null;
-    this.pool = null;
-  }
-
-  settle(error: { kind: ErrorKind; message: string } | null): void {
-    if (this.done) return;
-    this.done = true;
-    this.engine.settled(this, error);
-  }
-}
-
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
@@ -297,7 +113,7 @@ const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve)
  * dropped and counted. Closed-loop stages keep a fixed number of requests in flight. Every request
  * becomes a RequestRecord (written to the records file) and is added to its stage's aggregate.
  */
-export class LoadEngine {
+export class LoadEngine implements ExchangeHost {
   private readonly o: EngineOptions;
   private readonly now: () => number;
   private stagePool: HttpPool | undefined;
