@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BENCH_QUEUE, LoadEngine, RecordWriter, SHARD_KIND, shardRoutes, shardSpecSchema, shardStages, toProgressReport } from '../bench/index.js';
+import { BENCH_QUEUE, SHARD_KIND, type ShardProgressReport, runShard, shardRoutes, shardRunOf, shardSpecSchema } from '../bench/index.js';
 import type { Logger } from '../observability/index.js';
 import { type AgentClient, ServerError } from './client.js';
 
@@ -108,29 +108,12 @@ export class BenchWorker {
     try {
       const spec = shardSpecSchema.parse(await c.call<unknown>('GET', shardRoutes.spec(taskId)));
       this.o.log.info({ benchmark: spec.benchmarkId, shard: spec.shard, shards: spec.shards }, 'running benchmark shard');
-      const writer = new RecordWriter(file);
-      let latest: ReturnType<typeof toProgressReport> | undefined;
+      let latest: ShardProgressReport | undefined;
       progressTimer = setInterval(() => {
         if (!latest) return;
         c.call('POST', shardRoutes.progress(taskId), latest).catch(() => undefined);
       }, 1000);
-      const flusher = setInterval(() => void writer.flush().catch(() => undefined), 1000);
-      const engine = new LoadEngine({
-        api: spec.api,
-        stream: spec.stream,
-        timeoutMs: spec.timeoutMs,
-        slo: spec.slo,
-        shard: spec.shard,
-        stages: shardStages(spec.stages, spec.shard, spec.shards, spec.seed),
-        items: spec.items.map((it) => ({ ...it, body: it.body === null ? null : Buffer.from(it.body, 'base64') })),
-        target: spec.target,
-        startAt: spec.startAt,
-        records: writer,
-        signal: abort.signal,
-        onProgress: (p) => (latest = toProgressReport(p)),
-      });
-      const result = await engine.run().finally(() => clearInterval(flusher));
-      await writer.close();
+      const result = await runShard(shardRunOf(spec), { file, signal: abort.signal, onProgress: (p) => (latest = p) });
       if (latest) await c.call('POST', shardRoutes.progress(taskId), latest).catch(() => undefined);
       // The control plane may be away (restarting) just now: the records wait here until it is back.
       await this.persist(() => c.upload(shardRoutes.records(taskId), 'application/x-ndjson', createReadStream(file)), stopSignal);

@@ -44,3 +44,4 @@ export {
   shardSpecSchema,
   toProgressReport,
 } from './protocol.js';
+export { type ShardRun, runShard, shardRunOf } from './shard.js';

@@ -4,16 +4,15 @@ import type { TaskContext } from '../tasks/index.js';
 import { isTaskFailure } from '../tasks/index.js';
 import { DatasetError } from './audio.js';
 import { prepareItems } from './dataset.js';
-import { LoadEngine, type PreparedItem } from './engine.js';
-import { planStages, shardStages } from './plan.js';
-import { type Recipe } from './recipe.js';
-import { RecordWriter } from './records.js';
+import type { PreparedItem } from './engine.js';
+import { planStages } from './plan.js';
+import type { Recipe } from './recipe.js';
 import { type BenchTables, type BenchmarkState, type BenchmarksTable, FINAL_STATES } from './schema.js';
 import { type StageAggregate, mergeAggregates, toSummary } from './summary.js';
-import { toProgressReport } from './protocol.js';
 import { PreflightError, type ResolvedTarget, preflight, resolveTarget } from './target.js';
 import { AGENT_LEAD_MS, BenchRows, type BenchmarkServiceDeps, LOCAL_LEAD_MS, type LocalRun, PROGRESS_WRITE_MS, type Plan, STALE_AFTER_MS, firstLine } from './rows.js';
 import type { ShardCoordinator } from './coordinator.js';
+import { runShard } from './shard.js';
 import { combineProgress } from './views.js';
 
 /**
@@ -190,35 +189,17 @@ export class RunSystem extends BenchRows {
         Array.from({ length: plan.shards }, async (_, shard) => {
           const { rel, abs } = this.recordsPath(id, shard);
           await this.patchShard(id, shard, { state: 'running', runner: 'local', records_file: rel, started_at: this.d.clock.now() });
-          const writer = new RecordWriter(abs);
-          const flusher = setInterval(() => void writer.flush().catch(() => undefined), 1000);
-          try {
-            const engine = new LoadEngine({
-              api: recipe.workload.api,
-              stream: recipe.workload.stream,
-              timeoutMs: recipe.timeout,
-              slo: recipe.slo,
-              shard,
-              stages: shardStages(plan.stages, shard, plan.shards, recipe.seed),
-              items,
-              target: { baseUrl: target.baseUrl, headers: target.headers },
-              startAt: plan.startAt,
-              records: writer,
-              signal: run.abort.signal,
-              onProgress: (p) => run.progress.set(shard, toProgressReport(p)),
-            });
-            const result = await engine.run();
-            await writer.close();
-            await this.patchShard(id, shard, {
-              state: result.interrupted ? 'cancelled' : 'uploaded',
-              records: result.records,
-              summary: toJson(result.aggregates.map(toSummary)),
-              finished_at: this.d.clock.now(),
-            });
-            return result.aggregates;
-          } finally {
-            clearInterval(flusher);
-          }
+          const result = await runShard(
+            { shard, shards: plan.shards, startAt: plan.startAt, api: recipe.workload.api, stream: recipe.workload.stream, timeoutMs: recipe.timeout, slo: recipe.slo, seed: recipe.seed, stages: plan.stages, target: { baseUrl: target.baseUrl, headers: target.headers }, items },
+            { file: abs, signal: run.abort.signal, onProgress: (p) => run.progress.set(shard, p) },
+          );
+          await this.patchShard(id, shard, {
+            state: result.interrupted ? 'cancelled' : 'uploaded',
+            records: result.records,
+            summary: toJson(result.aggregates.map(toSummary)),
+            finished_at: this.d.clock.now(),
+          });
+          return result.aggregates;
         }),
       );
       await this.writeProgress(id, run, true);
