@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BENCH_QUEUE, LoadEngine, RecordWriter, SHARD_KIND, type ShardSpec, shardStages, toProgressReport } from '../bench/index.js';
+import { BENCH_QUEUE, SHARD_KIND, type ShardProgressReport, runShard, shardRoutes, shardRunOf, shardSpecSchema } from '../bench/index.js';
 import type { Logger } from '../observability/index.js';
 import { type AgentClient, ServerError } from './client.js';
 
@@ -106,34 +106,17 @@ export class BenchWorker {
     const file = join(this.o.dir, `${taskId}.jsonl`);
     let progressTimer: NodeJS.Timeout | undefined;
     try {
-      const spec = await c.call<ShardSpec>('GET', `/api/v1/agents/benchmarks/shards/${encodeURIComponent(taskId)}`);
+      const spec = shardSpecSchema.parse(await c.call<unknown>('GET', shardRoutes.spec(taskId)));
       this.o.log.info({ benchmark: spec.benchmarkId, shard: spec.shard, shards: spec.shards }, 'running benchmark shard');
-      const writer = new RecordWriter(file);
-      let latest: ReturnType<typeof toProgressReport> | undefined;
+      let latest: ShardProgressReport | undefined;
       progressTimer = setInterval(() => {
         if (!latest) return;
-        c.call('POST', `/api/v1/agents/benchmarks/shards/${encodeURIComponent(taskId)}/progress`, latest).catch(() => undefined);
+        c.call('POST', shardRoutes.progress(taskId), latest).catch(() => undefined);
       }, 1000);
-      const flusher = setInterval(() => void writer.flush().catch(() => undefined), 1000);
-      const engine = new LoadEngine({
-        api: spec.api,
-        stream: spec.stream,
-        timeoutMs: spec.timeoutMs,
-        slo: spec.slo,
-        shard: spec.shard,
-        stages: shardStages(spec.stages, spec.shard, spec.shards, spec.seed),
-        items: spec.items.map((it) => ({ ...it, body: it.body === null ? null : Buffer.from(it.body, 'base64') })),
-        target: spec.target,
-        startAt: spec.startAt,
-        records: writer,
-        signal: abort.signal,
-        onProgress: (p) => (latest = toProgressReport(p)),
-      });
-      const result = await engine.run().finally(() => clearInterval(flusher));
-      await writer.close();
-      if (latest) await c.call('POST', `/api/v1/agents/benchmarks/shards/${encodeURIComponent(taskId)}/progress`, latest).catch(() => undefined);
+      const result = await runShard(shardRunOf(spec), { file, signal: abort.signal, onProgress: (p) => (latest = p) });
+      if (latest) await c.call('POST', shardRoutes.progress(taskId), latest).catch(() => undefined);
       // The control plane may be away (restarting) just now: the records wait here until it is back.
-      await this.persist(() => c.upload(`/api/v1/agents/benchmarks/shards/${encodeURIComponent(taskId)}/records`, 'application/x-ndjson', createReadStream(file)), stopSignal);
+      await this.persist(() => c.upload(shardRoutes.records(taskId), 'application/x-ndjson', createReadStream(file)), stopSignal);
       const interrupted = result.interrupted;
       if (interrupted) {
         await this.persist(() => c.failTask(taskId, { ...held, error: { code: interrupted === 'cancelled' ? 'TASK_CANCELLED' : 'SHARD_INTERRUPTED', message: interrupted, retryable: false } }), stopSignal);

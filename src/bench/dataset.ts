@@ -151,7 +151,7 @@ export async function prepareItems(recipe: Recipe, opts: PrepareOptions): Promis
   if (api === 'asr-transcriptions') {
     const audio = await audioItems(recipe, opts.cwd);
     return audio.map((a) => {
-      const { body, contentType } = multipart(a, opts.model);
+      const { body, contentType } = workload.audioEncoding === 'json-base64' ? { body: json({ audio: a.audio.toString('base64'), model: opts.model }), contentType: 'application/json' } : multipart(a, opts.model);
       return { id: a.id, method: 'POST', path: '/v1/audio/transcriptions', contentType, body, promptTokens: null, maxTokens: null, reference: a.reference, audioSeconds: a.durationS };
     });
   }

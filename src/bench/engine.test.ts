@@ -103,14 +103,60 @@ describe('the load engine against the simulator', () => {
     }
   });
 
-  it('treats a non-streamed answer as its own first token', async () => {
+  it('measures time to first token, inter-token latency and output tokens from a server that frames its stream with CRLF', async () => {
+    // Python SSE libraries frame events with CRLF; this one also sends a keepalive comment, splits
+    // one event's JSON over two data lines, cuts a CRLF across two writes, and ends without a blank line.
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write(': ping\r\n\r\n');
+        const pieces = ['Hello', ' there,', ' general Kenobi'];
+        let k = 0;
+        const next = (): void => {
+          if (k < pieces.length) {
+            const json = JSON.stringify({ choices: [{ index: 0, delta: { content: pieces[k++] } }] });
+            res.write(`data: ${json.slice(0, 10)}\r\ndata: ${json.slice(10)}\r`);
+            setTimeout(() => {
+              res.write('\n\r\n');
+              setTimeout(next, 15);
+            }, 5);
+            return;
+          }
+          res.write(`data: ${JSON.stringify({ choices: [], usage: { prompt_tokens: 40, completion_tokens: 7 } })}\r\n\r\n`);
+          res.end('data: [DONE]\r\n');
+        };
+        setTimeout(next, 30);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const r = recipe('load: { type: closed, concurrency: 2 }\nstop: { requests: 4 }');
+      const { result } = await run(r, { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
+      const s = stageResults(result.aggregates[0]!, {});
+      expect(s.requests).toMatchObject({ ok: 4, errors: 0 });
+      expect(s.tokens.output).toBe(4 * 7);
+      expect(s.tokens.outputSources).toEqual({ usage: 4 });
+      expect(s.latency.ttft.count).toBe(4);
+      expect(s.latency.ttft.p50!).toBeGreaterThanOrEqual(30);
+      // Three content events: two gaps of at least 20 ms each per request.
+      expect(s.latency.itl.count).toBe(8);
+      expect(s.latency.itl.p50!).toBeGreaterThanOrEqual(19);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('reports no time to first token for a non-streamed answer, only its end-to-end latency', async () => {
     const r = recipe('load: { type: closed, concurrency: 2 }\nstop: { requests: 4 }');
     r.workload.stream = false;
     const { result } = await run(r);
     const s = stageResults(result.aggregates[0]!, r.slo);
     expect(s.requests.ok).toBe(4);
     expect(s.tokens.outputSources).toEqual({ usage: 4 });
-    expect(s.latency.ttft.p50).toBe(s.latency.e2e.p50);
+    expect(s.latency.ttft.count).toBe(0);
+    expect(s.latency.ttft.p50).toBeNull();
+    expect(s.latency.e2e.count).toBe(4);
   });
 
   it('sends an open-loop schedule from its intended times and reports the lag behind it', async () => {

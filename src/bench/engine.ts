@@ -1,6 +1,6 @@
-import { StringDecoder } from 'node:string_decoder';
 import { performance } from 'node:perf_hooks';
-import { HttpPool, type ResponseHandler, buildRequest } from './http.js';
+import { HttpPool, buildRequest } from './http.js';
+import { Exchange, type ExchangeHost, type Reading, httpKind } from './exchange.js';
 import { type ShardStage, phaseOf } from './plan.js';
 import { type ErrorKind, type RecordWriter, type RequestRecord, type TokenSource, compact } from './records.js';
 import { type Slo, type StageAggregate, addRecord, newStageAggregate } from './summary.js';
@@ -42,8 +42,12 @@ export interface ShardProgress {
   stage: number;
   stages: number;
   stageLabel: string;
-  /** Requests finished in the current stage (any outcome, warmup included). */
+  /** Requests finished in the current stage (any outcome, warmup and cooldown included). */
   done: number;
+  /** Of those, the measured requests sent: what the results will count as `sent`. */
+  sent: number;
+  /** Of those, warmup and cooldown requests (recorded, not measured). */
+  excluded: number;
   /** Requests this shard will send in the stage, when known. */
   total: number | null;
   /** How long the stage sends for, when its stop rule has a duration. */
@@ -51,12 +55,26 @@ export interface ShardProgress {
   errors: number;
   inFlight: number;
   elapsedS: number;
-  /** Completions per second over the last progress interval. */
+  /**
+   * Successful measured requests per second since the stage's first measured request: the results'
+   * `throughput.requestsPerS` as it stands now, so the live rate and the final one are one measure.
+   */
   ratePerS: number;
   outputTokens: number;
+  /** The final counts of the stages already finished, by stage index, so a display can close them. */
+  finished: StageCounts[];
   /** The stage's measured TTFT and E2E so far. */
   ttft: Histogram;
   e2e: Histogram;
+}
+
+/** A finished stage's counts, as its last progress report would have shown them. */
+export interface StageCounts {
+  stage: number;
+  done: number;
+  sent: number;
+  excluded: number;
+  errors: number;
 }
 
 export interface EngineOptions {
@@ -86,185 +104,6 @@ export interface EngineResult {
   interrupted: string | null;
 }
 
-/** What the response of one API is read for. */
-interface Reading {
-  firstToken: number | null;
-  chunks: number[];
-  text: string;
-  inputTokens: number | null;
-  outputTokens: number | null;
-  bad: string | null;
-}
-
-/**
- * Reads one streamed OpenAI response: SSE events in order, the arrival time of each one that carries
- * generated text, and the `usage` the server sends at the end (requested with
- * `stream_options.include_usage`). Events split across network chunks are joined; several events in
- * one chunk share its arrival time, which is what the client saw.
- */
-class SseReader {
-  private pending = '';
-  private readonly decoder = new StringDecoder('utf8');
-  done = false;
-
-  constructor(
-    private readonly chat: boolean,
-    private readonly r: Reading,
-  ) {}
-
-  push(chunk: Buffer, at: number): void {
-    this.pending += this.decoder.write(chunk);
-    let cut: number;
-    while ((cut = this.pending.indexOf('\n\n')) !== -1) {
-      const event = this.pending.slice(0, cut);
-      this.pending = this.pending.slice(cut + 2);
-      this.event(event, at);
-    }
-  }
-
-  private event(block: string, at: number): void {
-    for (const raw of block.split('\n')) {
-      const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
-      if (!line.startsWith('data:')) continue;
-      const data = line.slice(line[5] === ' ' ? 6 : 5);
-      if (data === '[DONE]') {
-        this.done = true;
-        continue;
-      }
-      let obj: { choices?: { delta?: { content?: unknown; reasoning_content?: unknown }; text?: unknown }[]; usage?: { prompt_tokens?: unknown; completion_tokens?: unknown } | null; error?: unknown };
-      try {
-        obj = JSON.parse(data) as typeof obj;
-      } catch {
-        this.r.bad ??= `an SSE event is not JSON: ${data.slice(0, 120)}`;
-        continue;
-      }
-      if (obj.error !== undefined) {
-        this.r.bad ??= `the stream carried an error: ${JSON.stringify(obj.error).slice(0, 200)}`;
-        continue;
-      }
-      const choice = obj.choices?.[0];
-      if (choice) {
-        const piece = this.chat ? (choice.delta?.content ?? choice.delta?.reasoning_content) : choice.text;
-        if (typeof piece === 'string' && piece !== '') {
-          if (this.r.firstToken === null) this.r.firstToken = at;
-          this.r.chunks.push(at);
-          this.r.text += piece;
-        }
-      }
-      const u = obj.usage;
-      if (u && typeof u.completion_tokens === 'number') {
-        this.r.outputTokens = u.completion_tokens;
-        if (typeof u.prompt_tokens === 'number') this.r.inputTokens = u.prompt_tokens;
-      }
-    }
-  }
-}
-
-function classify(err: unknown): { kind: ErrorKind; message: string } {
-  const e = err as { code?: string; name?: string; message?: string; cause?: { code?: string } };
-  const code = e?.code ?? e?.cause?.code ?? '';
-  const message = e?.message ?? String(err);
-  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'CONNECT_TIMEOUT' || code === 'EAI_AGAIN') return { kind: 'connect', message: `${code}: ${message}` };
-  if (code === 'BAD_RESPONSE' || code === 'UNEXPECTED_RESPONSE') return { kind: 'bad_response', message };
-  if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'ETIMEDOUT') return { kind: 'reset', message: `${code}: ${message}` };
-  return { kind: 'error', message: code ? `${code}: ${message}` : message };
-}
-
-function httpKind(status: number): ErrorKind {
-  if (status === 429) return 'http_429';
-  return status >= 500 ? 'http_5xx' : 'http_4xx';
-}
-
-/**
- * One request in flight and the undici handler for its response: one object per request, so the hot
- * path allocates no closures.
- */
-class Exchange implements ResponseHandler {
-  /** The pool it was sent on, until it ends. */
-  pool: HttpPool | null = null;
-  readonly deadline: number;
-  /** Set when the run ends or the request times out, before aborting it. */
-  abortKind: ErrorKind | null = null;
-  readonly reading: Reading = { firstToken: null, chunks: [], text: '', inputTokens: null, outputTokens: null, bad: null };
-  readonly sse: SseReader | null;
-  readonly phase: RequestRecord['phase'];
-  readonly sent: number;
-  status: number | null = null;
-  firstByte: number | null = null;
-  private body: Buffer | Buffer[] | null = null;
-  private text: string | null = null;
-  private done = false;
-
-  constructor(
-    private readonly engine: LoadEngine,
-    readonly stage: ShardStage,
-    readonly agg: StageAggregate,
-    readonly index: number,
-    readonly item: PreparedItem,
-    readonly intended: number,
-    readonly after: () => void,
-  ) {
-    this.phase = phaseOf(stage.stage, intended - engine.stageStart);
-    this.sse = engine.streaming ? new SseReader(engine.chat, this.reading) : null;
-    this.sent = engine.elapsed();
-    this.deadline = this.sent + engine.timeoutMs;
-  }
-
-  onHeaders(status: number): void {
-    this.status = status;
-    this.firstByte = this.engine.elapsed();
-  }
-
-  onData(chunk: Buffer): void {
-    if (this.sse && this.status !== null && this.status >= 200 && this.status < 300) {
-      this.sse.push(chunk, this.engine.elapsed());
-      return;
-    }
-    if (this.body === null) this.body = chunk;
-    else if (Array.isArray(this.body)) this.body.push(chunk);
-    else this.body = [this.body, chunk];
-  }
-
-  onEnd(): void {
-    this.settle(null);
-  }
-
-  onError(err: Error & { code?: string }): void {
-    this.settle(this.abortKind ? this.engine.abortError(this.abortKind) : classify(err));
-  }
-
-  /** Aborts the request; it then ends with `kind`. */
-  abort(kind: ErrorKind, reason: string): void {
-    this.abortKind ??= kind;
-    this.pool?.abort(this, new Error(reason));
-  }
-
-  /**
-   * The answer as text. The chunks are let go here: each is a slice of a socket read buffer, and
-   * undici keeps finished requests (and so their handlers) queued for a while.
-   */
-  bodyText(): string {
-    if (this.text !== null) return this.text;
-    const b = this.body;
-    this.body = null;
-    this.text = b === null ? '' : (Array.isArray(b) ? Buffer.concat(b) : b).toString('utf8');
-    return this.text;
-  }
-
-  /** Lets go of what the record no longer needs (see bodyText). */
-  release(): void {
-    this.body = null;
-    this.text = null;
-    this.pool = null;
-  }
-
-  settle(error: { kind: ErrorKind; message: string } | null): void {
-    if (this.done) return;
-    this.done = true;
-    this.engine.settled(this, error);
-  }
-}
-
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
@@ -274,7 +113,7 @@ const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve)
  * dropped and counted. Closed-loop stages keep a fixed number of requests in flight. Every request
  * becomes a RequestRecord (written to the records file) and is added to its stage's aggregate.
  */
-export class LoadEngine {
+export class LoadEngine implements ExchangeHost {
   private readonly o: EngineOptions;
   private readonly now: () => number;
   private stagePool: HttpPool | undefined;
@@ -287,6 +126,7 @@ export class LoadEngine {
   private stopped: string | null = null;
   private current: StageAggregate | undefined;
   private stageIndex = 0;
+  private readonly finished: StageCounts[] = [];
   private done = 0;
   private errors = 0;
   private outputTokens = 0;
@@ -347,6 +187,7 @@ export class LoadEngine {
         aggregates.push(agg);
         if (this.stopped) continue;
         await this.runStage(shardStage, agg);
+        this.finished.push({ stage: shardStage.stage.index, done: this.done, sent: agg.sent, excluded: agg.excluded, errors: this.errors });
       }
     } finally {
       clearInterval(sweep);
@@ -562,7 +403,8 @@ export class LoadEngine {
       const text = x.bodyText().slice(0, 300);
       error = { kind: httpKind(x.status), message: `HTTP ${x.status}${text ? `: ${text}` : ''}` };
     }
-    if (!error && !x.sse) this.readWhole(x.bodyText(), r, end);
+    if (!error && !x.sse) this.readWhole(x.bodyText(), r);
+    if (!error && x.sse && x.status !== null && x.status >= 200 && x.status < 300) x.sse.end(end);
     if (!error && x.sse && !x.sse.done && r.bad === null) r.bad = 'the stream ended without [DONE]';
     if (!error && r.bad !== null) error = { kind: 'bad_response', message: r.bad };
     this.finishRecord(x.agg, x.stage, x.index, x.item, x.phase, x.intended, x.sent, x.firstByte, end, x.status, error, r);
@@ -575,13 +417,13 @@ export class LoadEngine {
     return { kind, message: kind === 'timeout' ? `no complete answer within ${this.o.timeoutMs} ms` : (this.stopped ?? 'aborted') };
   }
 
-  /** A non-streamed answer: the whole body arrived at `end`. */
-  private readWhole(text: string, r: Reading, end: number): void {
+  /**
+   * A non-streamed answer: the whole body arrived at once. It has no time to first token (TTFT is a
+   * streaming measure; without a stream it would only repeat E2E), so none is recorded.
+   */
+  private readWhole(text: string, r: Reading): void {
     const api = this.o.api;
-    if (api === 'http') {
-      r.firstToken = end;
-      return;
-    }
+    if (api === 'http') return;
     let obj: Record<string, unknown>;
     try {
       obj = JSON.parse(text) as Record<string, unknown>;
@@ -589,13 +431,11 @@ export class LoadEngine {
       if (api === 'asr-transcriptions' && text.trim() !== '' && !text.trimStart().startsWith('{')) {
         // response_format=text
         r.text = text.trim();
-        r.firstToken = end;
         return;
       }
       r.bad = `the answer is not JSON: ${text.slice(0, 120)}`;
       return;
     }
-    r.firstToken = end;
     if (api === 'asr-transcriptions') {
       if (typeof obj.text !== 'string') r.bad = 'the transcription answer has no text field';
       else r.text = obj.text;
@@ -687,20 +527,19 @@ export class LoadEngine {
     }
   }
 
-  private lastReport = { at: 0, done: 0 };
-
   private report(): void {
     const agg = this.current;
     if (!agg || !this.o.onProgress) return;
-    const now = performance.now();
-    const dt = (now - this.lastReport.at) / 1000;
-    const rate = this.lastReport.at > 0 && dt > 0 ? (this.done - this.lastReport.done) / dt : 0;
-    this.lastReport = { at: now, done: this.done };
+    const now = this.elapsed();
+    const windowS = agg.firstIntended === null ? 0 : (now - agg.firstIntended) / 1000;
+    const rate = windowS > 0 ? agg.ok / windowS : 0;
     this.o.onProgress({
       stage: this.stageIndex,
       stages: this.o.stages.length,
       stageLabel: agg.label,
       done: this.done,
+      sent: agg.sent,
+      excluded: agg.excluded,
       total: this.stageTotal,
       durationS: this.stageDurationS,
       errors: this.errors,
@@ -708,6 +547,7 @@ export class LoadEngine {
       elapsedS: Math.max(0, (this.elapsed() - this.stageStartedAt) / 1000),
       ratePerS: rate,
       outputTokens: this.outputTokens,
+      finished: this.finished.slice(),
       ttft: agg.hist.ttft,
       e2e: agg.hist.e2e,
     });

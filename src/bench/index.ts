@@ -22,19 +22,26 @@ export { ERROR_KINDS, type ErrorKind, RecordWriter, type RequestRecord, readAllR
 export { BENCHMARK_STATES, type BenchmarkState, benchMigrations } from './schema.js';
 export {
   type AsyncInput,
-  BENCH_QUEUE,
   type BenchmarkServiceDeps,
   BenchmarkService,
   type BenchmarkView,
   type CreateInput,
-  type ProgressView,
-  RUN_KIND,
   type ResultsView,
-  SHARD_KIND,
-  type ShardProgressReport,
-  type ShardSpec,
   type SummaryView,
-  toProgressReport,
 } from './service.js';
 export { type EvaluationView, type StageAggregate, type StageResults, fromSummary, mergeAggregates, stageResults, summarize, toSummary } from './summary.js';
 export { recordsCsv, stagesCsv } from './export.js';
+export {
+  BENCH_QUEUE,
+  type ProgressView,
+  RUN_KIND,
+  SHARD_KIND,
+  type ShardProgressReport,
+  type ShardSpec,
+  progressViewSchema,
+  shardProgressReportSchema,
+  shardRoutes,
+  shardSpecSchema,
+  toProgressReport,
+} from './protocol.js';
+export { type ShardRun, runShard, shardRunOf } from './shard.js';

@@ -135,6 +135,11 @@ export const recipeSchema = z.strictObject({
     /** The model name sent in requests; defaults to the target deployment's. */
     model: z.string().optional(),
     stream: z.boolean().default(true),
+    /**
+     * For `asr-transcriptions`: how the audio travels. `multipart` (OpenAI's form upload, field
+     * `file`) or `json-base64` (`{ "audio": "<base64>", "model": "…" }`, seed 000's executor body).
+     */
+    audioEncoding: z.enum(['multipart', 'json-base64']).default('multipart'),
     dataset,
     /** For `http`: method and path. */
     method: z.enum(['GET', 'POST', 'PUT']).default('POST'),

@@ -64,6 +64,8 @@ export interface StageAggregate {
   /** ok requests within every SLO. */
   good: number;
   errorsByKind: Record<string, number>;
+  /** The first distinct messages of each error kind (at most ERROR_SAMPLES each), for people to read. */
+  errorSamples: Record<string, string[]>;
   hist: Record<LatencyName, Histogram>;
   inputTokens: number;
   outputTokens: number;
@@ -85,6 +87,13 @@ export interface StageSummary extends Omit<StageAggregate, 'hist' | 'series'> {
 }
 
 const WORST_KEPT = 25;
+/** Distinct messages kept per error kind. */
+export const ERROR_SAMPLES = 3;
+
+function sampleError(m: Record<string, string[]>, kind: string, message: string): void {
+  const list = (m[kind] ??= []);
+  if (list.length < ERROR_SAMPLES && !list.includes(message)) list.push(message.slice(0, 300));
+}
 const zeroEdits = (): EditCounts => ({ hits: 0, substitutions: 0, deletions: 0, insertions: 0, referenceLength: 0 });
 const addEdits = (a: EditCounts, b: EditCounts): void => {
   a.hits += b.hits;
@@ -112,6 +121,7 @@ export function newStageAggregate(index: number, label: string): StageAggregate 
     excluded: 0,
     good: 0,
     errorsByKind: {},
+    errorSamples: {},
     hist,
     inputTokens: 0,
     outputTokens: 0,
@@ -164,6 +174,7 @@ export function addRecord(agg: StageAggregate, r: RequestRecord, slo: Slo): void
   if (dropped) {
     agg.dropped++;
     bump(agg.errorsByKind, 'dropped');
+    if (r.error) sampleError(agg.errorSamples, 'dropped', r.error.message);
     return;
   }
   agg.sent++;
@@ -175,6 +186,7 @@ export function addRecord(agg: StageAggregate, r: RequestRecord, slo: Slo): void
   if (r.error) {
     agg.errors++;
     bump(agg.errorsByKind, r.error.kind);
+    sampleError(agg.errorSamples, r.error.kind, r.error.message);
     if (agg.evaluation) agg.evaluation.failed++;
     return;
   }
@@ -250,6 +262,7 @@ export function mergeAggregates(parts: readonly (readonly StageAggregate[])[]): 
       out.excluded += a.excluded;
       out.good += a.good;
       for (const [k, n] of Object.entries(a.errorsByKind)) bump(out.errorsByKind, k, n);
+      for (const [k, list] of Object.entries(a.errorSamples ?? {})) for (const msg of list) sampleError(out.errorSamples, k, msg);
       for (const name of LATENCIES) out.hist[name].add(a.hist[name]);
       out.inputTokens += a.inputTokens;
       out.outputTokens += a.outputTokens;
@@ -298,7 +311,8 @@ export function toSummary(agg: StageAggregate): StageSummary {
 export function fromSummary(s: StageSummary): StageAggregate {
   const hist = {} as Record<LatencyName, Histogram>;
   for (const name of LATENCIES) hist[name] = decodeHistogram(s.hist[name]);
-  return { ...s, hist, series: new Map(s.series) };
+  // Summaries stored before error samples existed have none.
+  return { ...s, errorSamples: s.errorSamples ?? {}, hist, series: new Map(s.series) };
 }
 
 // ---- Results: what people read ------------------------------------------------------------------
@@ -337,6 +351,8 @@ export interface StageResults {
   durationS: number | null;
   requests: { sent: number; ok: number; errors: number; dropped: number; excluded: number };
   errorsByKind: Record<string, number>;
+  /** The first distinct messages of each error kind. */
+  errorSamples: Record<string, string[]>;
   /** Requests sent per second over the measured window. */
   achievedRate: number | null;
   scheduleLagMs: PercentilesView;
@@ -415,6 +431,7 @@ export function stageResults(agg: StageAggregate, slo: Slo): StageResults {
     durationS: windowS === null ? null : num(windowS),
     requests: { sent: agg.sent, ok: agg.ok, errors: agg.errors, dropped: agg.dropped, excluded: agg.excluded },
     errorsByKind: agg.errorsByKind,
+    errorSamples: agg.errorSamples ?? {},
     achievedRate: sendSpanS && sendSpanS > 0 ? num((agg.sent - 1) / sendSpanS) : null,
     scheduleLagMs: view(agg.hist.lag),
     throughput: { requestsPerS: per(agg.ok), inputTokensPerS: per(agg.inputTokens), outputTokensPerS: per(agg.outputTokens) },
@@ -440,4 +457,27 @@ export function overallEvaluation(aggs: readonly StageAggregate[]): EvaluationVi
   if (withEval.length === 0) return null;
   const merged = mergeAggregates(withEval.map((a) => [{ ...a, index: 0 }]))[0]!;
   return evaluationView(merged.evaluation);
+}
+
+/**
+ * The reason a run is a failure although it ran to its end: every measured request it made failed
+ * ("every one of the 6 requests failed: connect 6 (ECONNREFUSED: …)"); null when one succeeded or none
+ * was made.
+ */
+export function allRequestsFailed(stages: readonly StageResults[]): string | null {
+  let made = 0;
+  let ok = 0;
+  const kinds: Record<string, number> = {};
+  const first: Record<string, string> = {};
+  for (const s of stages) {
+    made += s.requests.sent + s.requests.dropped;
+    ok += s.requests.ok;
+    for (const [k, n] of Object.entries(s.errorsByKind)) bump(kinds, k, n);
+    for (const [k, list] of Object.entries(s.errorSamples)) if (list[0] !== undefined) first[k] ??= list[0];
+  }
+  if (made === 0 || ok > 0) return null;
+  const parts = Object.entries(kinds)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, n]) => `${k} ${n}${first[k] ? ` (${first[k].slice(0, 160)})` : ''}`);
+  return `every one of the ${made} requests failed: ${parts.join('; ')}`;
 }

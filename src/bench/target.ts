@@ -1,4 +1,8 @@
 import { request } from 'undici';
+import type { Deployment } from '../deployments/index.js';
+import { toJson } from '../store/index.js';
+import type { Recipe } from './recipe.js';
+import type { BenchRows } from './rows.js';
 import type { WorkloadApi } from './engine.js';
 
 /** Where a run's requests go, as resolved from its recipe. */
@@ -79,5 +83,74 @@ export async function preflight(target: ResolvedTarget, api: WorkloadApi, signal
       if (model === null) throw new PreflightError(`no model name: the recipe gives none (workload.model) and ${url} lists none (HTTP ${status})`);
     }
     return { model };
+  }
+}
+
+/** Resolves the recipe's target to a URL and headers; deploys a `service` and mints the run's gateway key as needed. */
+export async function resolveTarget(rows: BenchRows, id: string, recipe: Recipe, signal: AbortSignal): Promise<ResolvedTarget> {
+  const t = recipe.target;
+  const model = recipe.workload.model ?? null;
+  if (t.url) return { kind: 'url', ref: t.url, baseUrl: t.url.replace(/\/+$/, ''), headers: { ...t.headers }, model, deploymentId: null, viaGateway: false };
+  if (t.endpoint) {
+    const ep = await rows.d.endpoints.upstream(t.endpoint);
+    if (t.viaGateway) {
+      const headers = await runKey(rows, id, ep.id);
+      return { kind: 'endpoint', ref: t.endpoint, baseUrl: rows.d.gatewayUrl(), headers: { ...t.headers, ...headers }, model: model ?? ep.name, deploymentId: null, viaGateway: true };
+    }
+    return { kind: 'endpoint', ref: t.endpoint, baseUrl: ep.url, headers: { ...t.headers, ...ep.headers }, model: model ?? ep.model, deploymentId: null, viaGateway: false };
+  }
+  let deployment: Deployment;
+  if (t.service) {
+    deployment = await deployService(rows, id, recipe, signal);
+  } else {
+    deployment = await rows.d.deployments.get(t.deployment!);
+  }
+  if (deployment.replicas.ready === 0) {
+    throw new PreflightError(`deployment ${deployment.name} has no ready replica (${deployment.state}${deployment.reason ? `: ${deployment.reason}` : ''})`);
+  }
+  const served = deployment.spec.servedModelName ?? deployment.name;
+  if (t.viaGateway === false) {
+    const replica = deployment.replicas.items.find((r) => r.state === 'ready' && r.desired === 'run' && r.url);
+    if (!replica?.url) throw new PreflightError(`deployment ${deployment.name} has no ready replica with a URL`);
+    return { kind: t.service ? 'service' : 'deployment', ref: deployment.name, baseUrl: replica.url, headers: { ...t.headers }, model: model ?? served, deploymentId: deployment.id, viaGateway: false };
+  }
+  const headers = await runKey(rows, id, deployment.id);
+  return { kind: t.service ? 'service' : 'deployment', ref: deployment.name, baseUrl: rows.d.gatewayUrl(), headers: { ...t.headers, ...headers }, model: model ?? served, deploymentId: deployment.id, viaGateway: true };
+}
+
+/** An `infer` key for this run only, limited to its target, revoked when the run ends. */
+export async function runKey(rows: BenchRows, id: string, routeId: string): Promise<Record<string, string>> {
+  const { key, secret } = await rows.d.keys.create({ name: `benchmark ${id}`, scopes: ['infer'], deployments: [routeId], expiresAt: rows.d.clock.now() + 7 * 86_400_000 }, null);
+  const headers = { authorization: `Bearer ${secret}` };
+  await rows.patch(id, { run_key_id: key.id, target_headers: rows.d.secrets.sealJson(headers) });
+  return headers;
+}
+
+export async function deployService(rows: BenchRows, id: string, recipe: Recipe, signal: AbortSignal): Promise<Deployment> {
+  const s = recipe.target.service!;
+  const name = `bench-${id.slice(-10).toLowerCase()}`;
+  await rows.setState(id, 'preparing', `deploying service ${name} (${s.runtime})`);
+  const created = await rows.d.deployments.create({
+    name,
+    runtime: s.runtime,
+    ...(s.model ? { model: s.model } : {}),
+    replicas: s.replicas,
+    args: s.args,
+    env: s.env,
+    options: s.options,
+    ...(s.resources ? { resources: s.resources } : {}),
+    ...(s.placement ? { placement: s.placement } : {}),
+    ...(s.readinessTimeoutSeconds ? { readinessTimeoutSeconds: s.readinessTimeoutSeconds } : {}),
+  });
+  await rows.patch(id, { service_deployment_id: created.id, target_ref: name });
+  const deadline = rows.d.clock.now() + (s.readinessTimeoutSeconds ?? 600) * 1000 + 30_000;
+  for (;;) {
+    if (signal.aborted) throw new Error(String((signal.reason as Error | undefined)?.message ?? 'cancelled'));
+    const d = await rows.d.deployments.get(created.id);
+    if (d.state === 'active') return d;
+    if (d.state === 'failed') throw new PreflightError(`service ${name} failed to start: ${d.reason ?? 'no reason given'}`);
+    if (rows.d.clock.now() > deadline) throw new PreflightError(`service ${name} was not active in time (${d.state}: ${d.reason ?? ''})`);
+    await rows.heartbeatRow(id);
+    await new Promise((r) => setTimeout(r, 200));
   }
 }

@@ -24,3 +24,17 @@ export function ago(ms: number | null, now = Date.now()): string {
 export function output(json: boolean | undefined, data: unknown, human: () => string): void {
   process.stdout.write(`${json ? JSON.stringify(data, null, 2) : human()}\n`);
 }
+
+/**
+ * Makes the CLI end quietly (exit 0) when whoever reads its output goes away, as in
+ * `catapult bench export ID --format records-jsonl | head`: the next write fails with EPIPE, which
+ * is the reader's choice, not an error. Installed once for every command.
+ */
+export function endQuietlyOnClosedPipe(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') process.exit(process.exitCode ?? 0);
+      throw err;
+    });
+  }
+}

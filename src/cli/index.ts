@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/index.js';
 import { packageInfo } from '../util/index.js';
 import { ApiError } from './client.js';
+import { endQuietlyOnClosedPipe } from './format.js';
 
 /**
  * The command groups, in the order help lists them, with the top-level commands each adds. A group's
@@ -49,6 +50,7 @@ export async function buildProgram(argv: string[] = process.argv): Promise<Comma
 
 /** Runs the CLI; errors become one clear message and exit code 1 (2 for usage errors). */
 export async function main(argv: string[]): Promise<void> {
+  endQuietlyOnClosedPipe();
   const program = await buildProgram(argv);
   try {
     await program.parseAsync(argv);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { multipartBoundary, multipartField, promptPrefix, usageFrom } from './body.js';
-import { SseParser, type SseEvent } from './sse.js';
+import { SseParser, type SseEvent } from '../sse/index.js';
 
 describe('request and response reading', () => {
   it('finds a form field in a multipart body without reading the file as text', async () => {

@@ -3,7 +3,7 @@ import { ApiError, ControlPlaneClient, problemError } from '../client/index.js';
 import type { CatapultEvent, EventLog } from '../events/index.js';
 import type { Logger } from '../observability/index.js';
 import type { RouteRegistry } from './registry.js';
-import { SseParser } from './sse.js';
+import { SseParser } from '../sse/index.js';
 import type { RoutingTable } from './table.js';
 import { GATEWAY_EVENT_TYPES, type Route, type RouteView, routeInputSchema } from './types.js';
 

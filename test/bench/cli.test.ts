@@ -1,5 +1,7 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { until } from '../cluster/processes.js';
@@ -67,6 +69,75 @@ stop: { requests: ${concurrency * 6} }
     expect(res.out).toMatch(/state\s+completed/);
   });
 
+  it("draws each progress frame whole: no raw template, no negative or flickering rate, no time past the stage's, measured counts", async () => {
+    const yaml = quick(1)
+      .replace('load: { type: closed, concurrency: 1 }', 'load: { type: closed, concurrencies: [1, 2] }')
+      .replace('stop: { requests: 6 }', 'stop: { duration: 3s, warmup: 1s }');
+    const file = recipe('frames.yaml', yaml);
+    const cmd = `${process.execPath} ${BIN} bench run ${file}`;
+    const res = await new Promise<{ code: number | null; out: string }>((resolve) => {
+      const child = spawn('script', ['-qfec', cmd, '/dev/null'], { env: childEnv(env) });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.on('close', (code) => resolve({ code, out }));
+    });
+    expect(res.code, res.out).toBe(0);
+    // The terminal's frames: what lies between carriage returns, line ends and cursor moves.
+    const frames = res.out
+      // eslint-disable-next-line no-control-regex -- terminal escape sequences are what is split on
+      .split(/\r|\n|\x1b\[[0-9;?]*[A-Za-z]/)
+      .map((f) => f.trim())
+      .filter((f) => f.includes('req/s') || f.includes('{'));
+    expect(frames.length).toBeGreaterThan(4);
+    for (const f of frames) {
+      expect(f).not.toMatch(/\{(label|bar|count|rate|errors|ttft50|ttft99|e2e50|e2e99)\}/);
+      expect(f).toMatch(/^\[[12]\/2\] concurrency [12] \S+ \ds\/3s \d+ req( \(\+\d+ warmup\/cooldown\))? \| [\d.]+ req\/s \|/);
+      const [, elapsed, total] = /(\d+)s\/(\d+)s/.exec(f)!;
+      expect(Number(elapsed)).toBeLessThanOrEqual(Number(total));
+    }
+    // Once requests have succeeded, the rate never drops back to zero within a stage.
+    for (const stage of ['[1/2]', '[2/2]']) {
+      const rates = frames.filter((f) => f.startsWith(stage)).map((f) => Number(/\| ([\d.]+) req\/s/.exec(f)![1]));
+      const firstUp = rates.findIndex((r) => r > 0);
+      expect(firstUp).toBeGreaterThanOrEqual(0);
+      expect(rates.slice(firstUp).every((r) => r > 0)).toBe(true);
+    }
+    // The last frame of each stage counts what its results count as sent (warmup apart).
+    const results = /concurrency 1\s+(\d+)\s+(\d+)[\s\S]*concurrency 2\s+(\d+)\s+(\d+)/.exec(res.out.slice(res.out.lastIndexOf('STAGE')))!;
+    const lastCount = (stage: string) => Number(/ (\d+) req/.exec(frames.filter((f) => f.startsWith(stage)).at(-1)!)![1]);
+    expect(lastCount('[1/2]')).toBe(Number(results[1]));
+    expect(lastCount('[2/2]')).toBe(Number(results[3]));
+    expect(res.out).toMatch(/\+\d+ warmup\/cooldown/);
+  });
+
+  it('ends a run in which every request failed as failed, and shows the first error messages of each kind', async () => {
+    // A server that answers the preflight but refuses every completion, two ways.
+    let n = 0;
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        if (req.url === '/v1/models') {
+          res.writeHead(200, { 'content-type': 'application/json' }).end('{"object":"list","data":[{"id":"m"}]}');
+          return;
+        }
+        if (n++ % 2 === 0) res.writeHead(503, { 'content-type': 'application/json' }).end('{"error":"model is loading"}');
+        else res.writeHead(400, { 'content-type': 'application/json' }).end('{"error":"prompt too long"}');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const file = recipe('refused.yaml', quick(2).replace('deployment: demo-llm', `url: ${url}`).replace('workload:', 'workload:\n  model: m'));
+      const res = await runCli(['bench', 'run', file, '--no-progress'], { env, timeoutMs: 60_000 });
+      expect(res.code).toBe(1);
+      expect(res.stdout).toMatch(/state\s+failed — every one of the 12 requests failed: http_4xx 6 \(HTTP 400: \{"error":"prompt too long"\}\); http_5xx 6|state\s+failed — every one of the 12 requests failed: http_5xx 6 \(HTTP 503: \{"error":"model is loading"\}\); http_4xx 6/);
+      expect(res.stdout).toContain('http_5xx: HTTP 503: {"error":"model is loading"}');
+      expect(res.stdout).toContain('http_4xx: HTTP 400: {"error":"prompt too long"}');
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
   it('lists, shows, compares and exports runs', async () => {
     const a = JSON.parse((await runCli(['bench', 'run', recipe('a.yaml', quick(1)), '--json'], { env, timeoutMs: 60_000 })).stdout);
     // A credential in the recipe is sent with every request, and shown redacted by every command.
@@ -94,6 +165,12 @@ stop: { requests: ${concurrency * 6} }
     expect((await runCli(['bench', 'show', b.benchmark.id], { env })).stdout).not.toContain('tok-cli-secret-0123456789');
     const records = await runCli(['bench', 'export', b.benchmark.id, '--format', 'records-jsonl'], { env });
     expect(records.stdout.trim().split('\n')).toHaveLength(24);
+    // A reader that goes away (`| head`, here one that never reads) ends the command quietly.
+    for (const reader of ['true', 'head -c 1 >/dev/null']) {
+      const piped = spawnSync('bash', ['-o', 'pipefail', '-c', `${process.execPath} ${BIN} bench export ${b.benchmark.id} --format records-jsonl | ${reader}`], { env: childEnv(env), encoding: 'utf8' });
+      expect(piped.stderr).toBe('');
+      expect(piped.status).toBe(0);
+    }
   });
 
   it('runs KServe v2 inference against the Iris ONNX demo', async () => {

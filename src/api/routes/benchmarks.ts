@@ -6,8 +6,10 @@ import {
   type BenchmarkService,
   type RequestRecord,
   type ResultsView,
+  progressViewSchema,
   recipeJsonSchema,
   recordsCsv,
+  shardProgressReportSchema,
   stagesCsv,
 } from '../../bench/index.js';
 import { CatapultError } from '../../errors/index.js';
@@ -51,6 +53,7 @@ const stageSchema = z
     durationS: num,
     requests: z.object({ sent: z.number(), ok: z.number(), errors: z.number(), dropped: z.number(), excluded: z.number().describe('warmup and cooldown') }),
     errorsByKind: z.record(z.string(), z.number()),
+    errorSamples: z.record(z.string(), z.array(z.string())).describe('the first distinct messages of each error kind'),
     achievedRate: num,
     scheduleLagMs: percentilesSchema,
     throughput: z.object({ requestsPerS: num, inputTokensPerS: num, outputTokensPerS: num }),
@@ -63,25 +66,7 @@ const stageSchema = z
   })
   .meta({ id: 'StageResults' });
 
-const progressSchema = z
-  .object({
-    stage: z.number(),
-    stages: z.number(),
-    stageLabel: z.string(),
-    done: z.number(),
-    total: num,
-    durationS: num.describe('How long the stage sends for, when its stop rule has a duration'),
-    errors: z.number(),
-    inFlight: z.number(),
-    ratePerS: z.number(),
-    elapsedS: z.number(),
-    ttftP50Ms: num,
-    ttftP99Ms: num,
-    e2eP50Ms: num,
-    e2eP99Ms: num,
-    outputTokensPerS: z.number(),
-  })
-  .meta({ id: 'BenchmarkProgress' });
+const progressSchema = progressViewSchema;
 
 const summarySchema = z
   .object({ requests: z.number(), errors: z.number(), requestsPerS: num, outputTokensPerS: num, ttftP50Ms: num, ttftP99Ms: num, itlP50Ms: num, e2eP50Ms: num, e2eP99Ms: num, goodputPerS: num })
@@ -131,21 +116,7 @@ const createBody = z
   })
   .meta({ id: 'BenchmarkCreate' });
 
-const progressReport = z.strictObject({
-  stage: z.number().int().min(0),
-  stages: z.number().int().min(1),
-  stageLabel: z.string().max(200),
-  done: z.number().int().min(0),
-  total: z.number().int().min(0).nullable(),
-  durationS: z.number().min(0).nullable(),
-  errors: z.number().int().min(0),
-  inFlight: z.number().int().min(0),
-  elapsedS: z.number().min(0),
-  ratePerS: z.number().min(0),
-  outputTokens: z.number().min(0),
-  ttft: z.string().max(1_000_000),
-  e2e: z.string().max(1_000_000),
-});
+const progressReport = shardProgressReportSchema;
 
 /** Benchmarks and evaluations (people and the console), and the shard routes of the agents that run them. */
 export function benchmarkRoutes(service: BenchmarkService): RoutePlugin {
@@ -204,10 +175,15 @@ export function benchmarkRoutes(service: BenchmarkService): RoutePlugin {
           body: z.strictObject({
             name: z.string().min(1).max(200).optional(),
             endpoint_url: z.url().optional().describe('The server to evaluate, e.g. http://gpu-node-1:26007'),
-            production_endpoint_id: z.union([z.string().min(1).max(200), z.number().int()]).optional().describe('A registered endpoint (id or name); its auth header is used'),
+            production_endpoint_id: z
+              .union([z.string().min(1).max(200), z.number().int()])
+              .optional()
+              .describe('A registered endpoint (id like "ep_…", or name); its auth header is used. A number is refused with a hint'),
             deployment: z.string().min(1).max(200).optional().describe('Or a deployment, through the gateway'),
             asr_eval_dataset: z.string().min(1).max(4096).describe('An ASR manifest (.jsonl of {audio, text}) or a Hugging Face datasets .arrow file'),
-            evaluation_only: z.boolean().optional(),
+            evaluation_only: z.boolean().optional().describe('true (default): every utterance once. false: also a load stage (load_epochs passes at concurrency) with latency and RTFx'),
+            load_epochs: z.number().int().min(1).max(1000).optional().describe('Passes over the dataset when evaluation_only is false; default 3'),
+            audio_encoding: z.enum(['multipart', 'json-base64']).optional().describe('multipart (default) or a JSON body { audio: base64, model }'),
             model: z.string().min(1).max(200).optional(),
             concurrency: z.number().int().min(1).max(1024).optional().describe('Requests in flight at once; default 4'),
             audio_column: z.string().min(1).max(200).optional(),

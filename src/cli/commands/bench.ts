@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Bar, Presets } from 'cli-progress';
 import type { Command } from 'commander';
-import type { BenchmarkView, ResultsView, StageResults } from '../../bench/index.js';
+import type { BenchmarkView, ProgressView, ResultsView, StageResults } from '../../bench/index.js';
 import { loadConfigFromProcess } from '../../config/index.js';
 import { ApiClient, ApiError } from '../client.js';
 import { ago, output, table } from '../format.js';
@@ -68,7 +68,10 @@ function describeRun(b: BenchmarkView, r: ResultsView): string {
   if (r.stages.length > 0) lines.push('', stagesTable(r.stages, llm).replace(/^/gm, '  '));
   for (const s of r.stages) {
     const kinds = Object.entries(s.errorsByKind);
-    if (kinds.length > 0) lines.push(`  ${s.label} errors: ${kinds.map(([k, n]) => `${k} ${n}`).join(', ')}`);
+    if (kinds.length > 0) {
+      lines.push(`  ${s.label} errors: ${kinds.map(([k, n]) => `${k} ${n}`).join(', ')}`);
+      for (const [k] of kinds) for (const msg of s.errorSamples?.[k] ?? []) lines.push(`    ${k}: ${msg}`);
+    }
     const sources = Object.keys(s.tokens.outputSources);
     if (llm && sources.some((x) => x !== 'usage')) lines.push(`  ${s.label} output tokens counted by: ${Object.entries(s.tokens.outputSources).map(([k, n]) => `${k} ${n}`).join(', ')}`);
   }
@@ -86,15 +89,44 @@ function describeRun(b: BenchmarkView, r: ResultsView): string {
   return lines.join('\n');
 }
 
+/**
+ * What the progress bar shows for one progress report. A stage with a request count fills by
+ * requests; one with only a duration, by time (never past its duration: in-flight requests finish
+ * after it). Counts are the measured requests, as the results will count them; warmup and cooldown
+ * requests are named apart.
+ */
+export function barFrame(p: ProgressView): { total: number; value: number; payload: Record<string, string | number> } {
+  const byTime = p.total === null && p.durationS !== null;
+  const extra = p.excluded > 0 ? ` (+${p.excluded} warmup/cooldown)` : '';
+  const elapsed = byTime ? Math.min(p.elapsedS, p.durationS!) : p.elapsedS;
+  return {
+    total: byTime ? Math.round(p.durationS! * 10) : (p.total ?? Math.max(p.done, 1)),
+    value: byTime ? Math.round(elapsed * 10) : p.done,
+    payload: {
+      label: p.stageLabel,
+      count: byTime ? `${elapsed.toFixed(0)}s/${p.durationS}s ${p.sent} req${extra}` : `${p.done}/${p.total ?? '?'}${extra}`,
+      rate: Math.max(0, p.ratePerS).toFixed(1),
+      errors: p.errors,
+      ttft50: ms(p.ttftP50Ms),
+      ttft99: ms(p.ttftP99Ms),
+      e2e50: ms(p.e2eP50Ms),
+      e2e99: ms(p.e2eP99Ms),
+    },
+  };
+}
+
 /** Follows a run with a progress bar until it ends; Ctrl-C cancels it. */
 async function follow(c: ApiClient, id: string, showBar: boolean): Promise<BenchmarkView> {
   let bar: Bar | undefined;
   let stage = -1;
+  let previous: ProgressView | undefined;
   let cancelling = false;
   const onSigint = () => {
     if (cancelling) process.exit(130);
     cancelling = true;
-    process.stderr.write(`\ncancelling ${id} (Ctrl-C again to leave it running)…\n`);
+    bar?.stop();
+    bar = undefined;
+    process.stderr.write(`cancelling ${id} (Ctrl-C again to leave it running)…\n`);
     c.post(`/api/v1/benchmarks/${id}/cancel`, {}).catch(() => undefined);
   };
   process.on('SIGINT', onSigint);
@@ -102,8 +134,16 @@ async function follow(c: ApiClient, id: string, showBar: boolean): Promise<Bench
     for (;;) {
       const b = await c.get<BenchmarkView>(`/api/v1/benchmarks/${encodeURIComponent(id)}`);
       const p = b.progress;
-      if (showBar && p && b.state === 'running') {
+      if (showBar && !cancelling && p && (b.state === 'running' || (bar && p.stage === stage))) {
+        const frame = barFrame(p);
         if (p.stage !== stage) {
+          // Close the previous stage's bar on its final counts, which the next polls would not show.
+          const last = previous && p.finished.find((f) => f.stage === previous!.stage);
+          if (bar && previous && last) {
+            const closed = barFrame({ ...previous, done: last.done, sent: last.sent, excluded: last.excluded, errors: last.errors, elapsedS: previous.durationS ?? previous.elapsedS });
+            bar.setTotal(closed.total);
+            bar.update(closed.value, closed.payload);
+          }
           bar?.stop();
           stage = p.stage;
           bar = new Bar(
@@ -115,29 +155,20 @@ async function follow(c: ApiClient, id: string, showBar: boolean): Promise<Bench
             },
             Presets.shades_classic,
           );
-          bar.start(p.total ?? 0, 0, {});
+          // The first frame already carries the values: a bar started empty draws its raw template.
+          bar.start(frame.total, frame.value, frame.payload);
+        } else {
+          bar?.setTotal(frame.total);
+          bar?.update(frame.value, frame.payload);
         }
-        // A stage with a request count fills by requests; one with only a duration, by time.
-        const byTime = p.total === null && p.durationS !== null;
-        bar?.setTotal(byTime ? Math.round(p.durationS! * 10) : (p.total ?? Math.max(p.done, 1)));
-        bar?.update(byTime ? Math.min(Math.round(p.elapsedS * 10), Math.round(p.durationS! * 10)) : p.done, {
-          label: p.stageLabel,
-          count: byTime ? `${p.elapsedS.toFixed(0)}s/${p.durationS}s ${p.done} req` : `${p.done}/${p.total ?? '?'}`,
-          rate: p.ratePerS.toFixed(1),
-          errors: p.errors,
-          ttft50: ms(p.ttftP50Ms),
-          ttft99: ms(p.ttftP99Ms),
-          e2e50: ms(p.e2eP50Ms),
-          e2e99: ms(p.e2eP99Ms),
-        });
+        previous = p;
       }
-      if (FINAL.has(b.state)) {
-        bar?.stop();
-        return b;
-      }
+      if (FINAL.has(b.state)) return b;
       await new Promise((r) => setTimeout(r, 500));
     }
   } finally {
+    // Ends the bar's line before anything else is printed (results, or an error).
+    bar?.stop();
     process.off('SIGINT', onSigint);
   }
 }
@@ -184,12 +215,16 @@ export function registerBench(program: Command): void {
     .requiredOption('--dataset <path>', 'an ASR manifest (.jsonl of {audio, text}) or a Hugging Face .arrow file (on the control plane machine)')
     .option('--model <name>', 'the model field to send')
     .option('--concurrency <n>', 'requests in flight', '4')
+    .option('--audio-encoding <e>', 'multipart (OpenAI form upload) or json-base64 ({ audio, model } as JSON)')
+    .option('--load-epochs <n>', 'also run a load stage: this many passes over the dataset, with latency and RTFx')
     .option('--json', 'print JSON')
-    .action(async (o: { endpointUrl?: string; endpoint?: string; deployment?: string; dataset: string; model?: string; concurrency: string; json?: boolean }) => {
+    .action(async (o: { endpointUrl?: string; endpoint?: string; deployment?: string; dataset: string; model?: string; concurrency: string; audioEncoding?: string; loadEpochs?: string; json?: boolean }) => {
       const c = client();
       const created = await c.post<BenchmarkView>('/api/v1/benchmarks/async', {
         asr_eval_dataset: o.dataset,
-        evaluation_only: true,
+        evaluation_only: o.loadEpochs === undefined,
+        ...(o.loadEpochs !== undefined ? { load_epochs: Number(o.loadEpochs) } : {}),
+        ...(o.audioEncoding ? { audio_encoding: o.audioEncoding } : {}),
         concurrency: Number(o.concurrency),
         ...(o.endpointUrl ? { endpoint_url: o.endpointUrl } : {}),
         ...(o.endpoint ? { production_endpoint_id: o.endpoint } : {}),

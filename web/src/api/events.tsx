@@ -100,7 +100,7 @@ export class EventHub {
         }
       },
       onMessage: (m) => {
-        if (m.id !== null) this.lastId = m.id;
+        if (m.id !== undefined) this.lastId = m.id;
         let ev: CatapultEvent;
         try {
           ev = JSON.parse(m.data) as CatapultEvent;

@@ -22,8 +22,12 @@ export function subjectLink(e: CatapultEvent): string | null {
   }
 }
 
-function tone(type: string): 'bad' | 'ok' | 'warn' | undefined {
-  if (/(failed|dead|offline|unschedulable|crash|error|revoked|removed|deleted)/.test(type)) return 'bad';
+/**
+ * The colour of an event type in the feed. Red is for what went wrong; a key revoked (every
+ * benchmark revokes its run key when it ends), a deployment removed or deleted is routine.
+ */
+export function tone(type: string): 'bad' | 'ok' | 'warn' | undefined {
+  if (/(failed|dead|offline|unschedulable|crash|error)/.test(type)) return 'bad';
   if (/(ready|active|completed|succeeded|registered|created|placed)/.test(type)) return 'ok';
   if (/(not_ready|draining|cordoned|stopping|cancel|deleting|rescheduled)/.test(type)) return 'warn';
   return undefined;
