@@ -86,6 +86,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const routeRegistry = new RouteRegistry(store, events, clock);
   const endpoints = new EndpointService(store, events, clock, routeRegistry);
   const models = new ModelService(store, events, clock, detectModelFormat);
+  models.registerTasks(tasks, taskHandlers);
   const replicaLogs = new ReplicaLogs(store, clock);
   const deployments = new DeploymentService({
     store,
@@ -136,6 +137,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     await api.ready();
   }
   await taskPool.start();
+  await models.resume();
   deployments.start();
   benchmarks.start();
   return {

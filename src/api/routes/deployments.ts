@@ -2,10 +2,27 @@ import { basename, dirname } from 'node:path';
 import { z } from 'zod';
 import { deploymentSpecSchema, deploymentUpdateSchema, modelDeploymentSchema, seedModelPath, seedToSpec, toSeedResponse } from '../../deployments/index.js';
 import { CatapultError } from '../../errors/index.js';
+import { MODEL_STATES, SEVERITIES, descriptorJsonSchema, modelDescriptorSchema } from '../../models/index.js';
 import { listRuntimes } from '../../runtimes/index.js';
 import type { ApiDeps } from '../context.js';
 import type { App } from '../route.js';
 import { errorResponses, idParams } from '../schemas.js';
+
+const estimateSchema = z
+  .object({
+    weightsBytes: z.number(),
+    kvBytesPerToken: z.number().describe('2 × layers × KV heads × head dim × bytes per element'),
+    contextLength: z.number(),
+    concurrency: z.number(),
+    kvCacheBytes: z.number(),
+    activationBytes: z.number(),
+    runtimeOverheadBytes: z.number(),
+    totalBytes: z.number(),
+    minGpus: z.number().nullable(),
+    gpuMemoryBytes: z.number().nullable(),
+  })
+  .meta({ id: 'ResourceEstimate' });
+const overrideSchema = z.object({ by: z.string(), reason: z.string(), at: z.number() });
 
 const modelSchema = z
   .object({
@@ -20,8 +37,30 @@ const modelSchema = z
     description: z.string().nullable(),
     labels: z.record(z.string(), z.string()),
     createdAt: z.number(),
+    state: z.enum(MODEL_STATES).describe('registered → analysing → scanned | unsafe | failed; only scanned models (or overridden ones) deploy'),
+    error: z.string().nullable().describe('why analysis failed: the file and what was wrong'),
+    parameterCount: z.number().nullable(),
+    estimate: estimateSchema.nullable().describe("GPU memory for one replica at the model's own context length and one sequence"),
+    scanVerdict: z.enum(['safe', 'unsafe']).nullable(),
+    findingCount: z.number(),
+    override: overrideSchema.nullable(),
+    updatedAt: z.number(),
   })
   .meta({ id: 'Model' });
+
+const findingSchema = z.object({ severity: z.enum(SEVERITIES), kind: z.string(), location: z.string(), message: z.string() });
+const scanSchema = z
+  .object({
+    scannerVersion: z.number(),
+    verdict: z.enum(['safe', 'unsafe']),
+    findings: z.array(findingSchema),
+    filesScanned: z.number(),
+    bytesScanned: z.number(),
+    picklesScanned: z.number(),
+    state: z.enum(MODEL_STATES),
+    override: overrideSchema.nullable(),
+  })
+  .meta({ id: 'ModelScan' });
 
 const replicaSchema = z.object({
   id: z.string(),
@@ -88,10 +127,69 @@ export function modelRoutes(app: App, deps: ApiDeps): void {
           description: z.string().max(2000).optional(),
           labels: z.record(z.string().max(100), z.string().max(500)).optional(),
         }),
+        querystring: z.strictObject({ wait: z.enum(['true', 'false']).optional().describe('wait for analysis and scan (default true)') }),
         response: { 201: modelSchema, ...errorResponses },
       },
     },
-    async (req, reply) => reply.code(201).send(await models().register(req.body)),
+    async (req, reply) => reply.code(201).send(await models().register(req.body, undefined, { wait: req.query.wait !== 'false' })),
+  );
+  app.get(
+    '/api/v1/models/descriptor-schema',
+    { config: { scope: 'read' }, schema: { tags: ['models'], summary: 'The JSON Schema of ModelDescriptor (versioned by schemaVersion)', response: { 200: z.unknown(), ...errorResponses } } },
+    () => descriptorJsonSchema(),
+  );
+  app.get(
+    '/api/v1/models/:id/descriptor',
+    {
+      config: { scope: 'read' },
+      schema: { tags: ['models'], summary: "The analyzer's descriptor of a model", params: idParams, response: { 200: modelDescriptorSchema, ...errorResponses } },
+    },
+    async (req) => models().descriptor(req.params.id),
+  );
+  app.get(
+    '/api/v1/models/:id/scan',
+    { config: { scope: 'read' }, schema: { tags: ['models'], summary: "A model's latest security scan: verdict and findings", params: idParams, response: { 200: scanSchema, ...errorResponses } } },
+    async (req) => models().scanReport(req.params.id),
+  );
+  app.post(
+    '/api/v1/models/:id/scan',
+    {
+      config: { scope: 'deploy' },
+      schema: {
+        tags: ['models'],
+        summary: 'Analyse and scan a model again',
+        params: idParams,
+        querystring: z.strictObject({ wait: z.enum(['true', 'false']).optional() }),
+        response: { 200: modelSchema, ...errorResponses },
+      },
+    },
+    async (req) => models().rescan(req.params.id, { wait: req.query.wait !== 'false' }),
+  );
+  app.post(
+    '/api/v1/models/:id/override',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags: ['models'],
+        summary: 'Allow a model the scanner refused to deploy (admin; audited, with who and why)',
+        params: idParams,
+        body: z.strictObject({ reason: z.string().min(3).max(2000) }),
+        response: { 200: modelSchema, ...errorResponses },
+      },
+    },
+    async (req) => {
+      const p = req.principal;
+      const by = p?.kind === 'key' ? `key:${p.key.name} (${p.key.id})` : p?.kind === 'agent' ? `agent:${p.name}` : 'unknown';
+      return models().setOverride(req.params.id, { by, reason: req.body.reason });
+    },
+  );
+  app.delete(
+    '/api/v1/models/:id/override',
+    {
+      config: { scope: 'admin' },
+      schema: { tags: ['models'], summary: 'Withdraw an override', params: idParams, response: { 200: modelSchema, ...errorResponses } },
+    },
+    async (req) => models().setOverride(req.params.id, null),
   );
   app.get(
     '/api/v1/models/:id',
