@@ -498,7 +498,7 @@ export class DeploymentService {
    * `concurrency`), or the model's size when it has no descriptor.
    */
   private async modelGpuMemory(modelId: string, spec: DeploymentSpec): Promise<number> {
-    const o = (spec.options ?? {}) as Record<string, unknown>;
+    const o = (spec.options ?? {});
     const num = (...keys: string[]) => keys.map((k) => o[k]).find((v): v is number => typeof v === 'number');
     const estimate = await this.d.models.estimate(modelId, { contextLength: num('maxModelLen', 'contextLength', 'ctxSize'), concurrency: num('maxNumSeqs', 'concurrency', 'parallel') });
     if (estimate) return estimate.totalBytes;

@@ -308,7 +308,9 @@ export class ModelService {
       if (opts.lastAttempt === false && !error) throw err;
       error ??= `scan failed: ${(err as Error).message}`;
     }
-    const state: ModelState = scan?.verdict === 'unsafe' ? 'unsafe' : error || !scan ? 'failed' : 'scanned';
+    // A model that cannot be analysed is `failed` (its error says why) unless the scan found an attack.
+    const attack = scan?.findings.some((f) => f.severity === 'critical') ?? false;
+    const state: ModelState = attack || (!error && scan?.verdict === 'unsafe') ? 'unsafe' : error || !scan ? 'failed' : 'scanned';
     const write = async (trx: AnyDb) => {
       await tables<ModelTables>(trx)
         .updateTable('models')

@@ -283,7 +283,7 @@ function scanKerasConfig(ctx: Ctx, text: string, location: string): void {
     if (!v || typeof v !== 'object') return;
     const o = v as Record<string, unknown>;
     if (o.class_name === 'Lambda') {
-      ctx.findings.push({ severity: 'high', kind: 'keras-lambda', location: `${location}#${path}`, message: 'Keras Lambda layer: its function is serialised Python bytecode that runs when the model loads' });
+      ctx.findings.push({ severity: 'critical', kind: 'keras-lambda', location: `${location}#${path}`, message: 'Keras Lambda layer: its function is serialised Python bytecode that runs when the model loads' });
     }
     for (const [k, x] of Object.entries(o)) visit(x, path ? `${path}.${k}` : k);
   };
