@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { until } from '../cluster/processes.js';
+import { runCli } from '../helpers/cli.js';
 import { type TestControlPlane, startTestControlPlane } from '../helpers/controlPlane.js';
 import { type FixtureSample, modelFixtures } from '../helpers/modelFixtures.js';
 import { describeEachBackend } from '../helpers/services.js';
@@ -85,6 +86,22 @@ describeEachBackend('model intake through the API', (backend) => {
     const a = await until('an assignment', () => t.cp.cluster.listAssignments({ owner: dep.id })[0]);
     expect(a.resources.gpus!.memoryBytes).toBe(m.estimate.totalBytes);
     expect(m.estimate.totalBytes).toBe(11424 + 8192 + m.estimate.activationBytes + 512 * 2 ** 20);
+  });
+
+  it('drives intake from the catapult CLI: add, get, scan', async () => {
+    const env = { CATAPULT_URL: t.url, CATAPULT_API_KEY: t.adminKey };
+    const add = await runCli(['models', 'add', join(dir, 'benign/tiny.gguf'), '--name', 'cli-gguf'], { env });
+    expect(add.stderr).toBe('');
+    expect(add.stdout).toMatch(/state +scanned/);
+    expect(add.stdout).toMatch(/parameters 144/);
+    const get = await runCli(['models', 'get', 'cli-gguf', '--descriptor'], { env });
+    expect(JSON.parse(get.stdout)).toMatchObject({ gguf: { architecture: 'llama', contextLength: 256 } });
+    const bad = await runCli(['models', 'add', join(dir, 'malicious/proto0.pkl'), '--name', 'cli-bad'], { env });
+    expect(bad.code).toBe(3);
+    const scan = await runCli(['models', 'scan', 'cli-bad'], { env });
+    expect(scan.code).toBe(3);
+    expect(scan.stdout).toMatch(/verdict unsafe/);
+    expect(scan.stdout).toMatch(/critical +pickle-global +proto0\.pkl@0 +GLOBAL imports subprocess\.check_output/);
   });
 
   it('rescans on request', async () => {
