@@ -49,7 +49,7 @@ function bigPickle(path: string, chunks: number, chunkBytes: number): void {
   closeSync(fd);
 }
 
-async function timeMs(fn: () => Promise<unknown> | unknown): Promise<number> {
+async function timeMs(fn: () => unknown): Promise<number> {
   const t0 = process.hrtime.bigint();
   await fn();
   return Number(process.hrtime.bigint() - t0) / 1e6;
