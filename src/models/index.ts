@@ -15,3 +15,4 @@ export { DESCRIPTOR_VERSION, type ModelDescriptor, descriptorJsonSchema, modelDe
 export { type EstimateOptions, type ResourceEstimate, estimateResources } from './estimate.js';
 export { type Finding, SCANNER_VERSION, SEVERITIES, type ScanReport, type Severity, scanModel } from './scan.js';
 export { analyzeModel } from './analyze.js';
+export { FolderWatcher, type WatchOptions, contentHash } from './watch.js';

@@ -12,6 +12,7 @@ import { AnalysisError, analyzeModel } from './analyze.js';
 import type { ModelDescriptor } from './descriptor.js';
 import { type EstimateOptions, type ResourceEstimate, estimateResources } from './estimate.js';
 import { type ScanReport, scanModel } from './scan.js';
+import { FolderWatcher, type WatchOptions } from './watch.js';
 
 /** Where a model is in intake: `registered → analysing → scanned | unsafe | failed`. */
 export const MODEL_STATES = ['registered', 'analysing', 'scanned', 'unsafe', 'failed'] as const;
@@ -63,6 +64,8 @@ export interface RegisterModelInput {
   source: string;
   description?: string;
   labels?: Record<string, string>;
+  /** Set by the folder watcher: the files' sha256, the model's identity. */
+  contentHash?: string;
 }
 
 /** Decides a model's format from its bytes; supplied by the runtimes module. */
@@ -89,6 +92,7 @@ interface ModelsTable {
   scan: string | null;
   override: string | null;
   updated_at: number;
+  content_hash: string | null;
 }
 interface ModelTables {
   models: ModelsTable;
@@ -124,6 +128,9 @@ export const modelMigrations: Record<string, CatapultMigration> = {
       await db.schema.alterTable('models').addColumn('scan', t.json).execute();
       await db.schema.alterTable('models').addColumn('override', t.json).execute();
       await db.schema.alterTable('models').addColumn('updated_at', t.ms, (c) => c.notNull().defaultTo(0)).execute();
+      // sha256 of the files, for models found by a watched folder: a model is registered once per content.
+      await db.schema.alterTable('models').addColumn('content_hash', 'text').execute();
+      await db.schema.createIndex('models_content_hash').on('models').column('content_hash').execute();
     },
   },
 };
@@ -223,6 +230,7 @@ export class ModelService {
       scan: null,
       override: null,
       updated_at: this.clock.now(),
+      content_hash: input.contentHash ?? null,
     };
     await this.store.write(async (trx) => {
       const db = tables<ModelTables>(trx);
@@ -327,6 +335,29 @@ export class ModelService {
     const result = opts.complete ? await opts.complete(write) : await this.store.write(write);
     this.events.kick();
     return result;
+  }
+
+  /** The model registered with this content hash, if any. */
+  async findByHash(hash: string): Promise<{ id: string } | undefined> {
+    return tables<ModelTables>(this.store.db).selectFrom('models').select('id').where('content_hash', '=', hash).executeTakeFirst();
+  }
+
+  /**
+   * Watches a folder and registers each new model in it once it is stable, once per content hash.
+   * Returns a stop function.
+   */
+  watchFolder(dir: string, opts: WatchOptions): FolderWatcher {
+    const watcher = new FolderWatcher(
+      dir,
+      {
+        findByHash: (hash) => this.findByHash(hash),
+        registerWatched: (input) => this.register({ ...input, labels: { 'catapult.watch': 'folder' } }, undefined, { wait: false }),
+      },
+      this.events,
+      opts,
+    );
+    watcher.start();
+    return watcher;
   }
 
   /** The analyzer's descriptor; refused until the model is analysed. */

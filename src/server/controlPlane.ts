@@ -138,6 +138,11 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   }
   await taskPool.start();
   await models.resume();
+  const watchers = config.modelWatchDirs
+    .split(',')
+    .map((d) => d.trim())
+    .filter(Boolean)
+    .map((dir) => models.watchFolder(dir, { stableMs: config.modelWatchStableMs, pollMs: Math.max(200, Math.min(2000, config.modelWatchStableMs / 2)) }));
   deployments.start();
   benchmarks.start();
   return {
@@ -158,6 +163,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     url,
     async close() {
       await api.close();
+      for (const w of watchers) await w.stop();
       // Local benchmark runs end first (keeping what they recorded), so the task pool need not wait for them.
       await benchmarks.stop();
       await deployments.stop();
