@@ -12,6 +12,7 @@ import { AnalysisError, analyzeModel } from './analyze.js';
 import type { ModelDescriptor } from './descriptor.js';
 import { type EstimateOptions, type ResourceEstimate, estimateResources } from './estimate.js';
 import { type ScanReport, scanModel } from './scan.js';
+import { type S3Credentials, SourceError, downloadS3, parseS3 } from './sources.js';
 import { FolderWatcher, type WatchOptions } from './watch.js';
 
 /** Where a model is in intake: `registered → analysing → scanned | unsafe | failed`. */
@@ -66,6 +67,8 @@ export interface RegisterModelInput {
   labels?: Record<string, string>;
   /** Set by the folder watcher: the files' sha256, the model's identity. */
   contentHash?: string;
+  /** For `s3://` sources: how to reach the store. Never returned. */
+  credentials?: S3Credentials;
 }
 
 /** Decides a model's format from its bytes; supplied by the runtimes module. */
@@ -93,6 +96,7 @@ interface ModelsTable {
   override: string | null;
   updated_at: number;
   content_hash: string | null;
+  source_credentials_plaintext: string | null;
 }
 interface ModelTables {
   models: ModelsTable;
@@ -131,13 +135,15 @@ export const modelMigrations: Record<string, CatapultMigration> = {
       // sha256 of the files, for models found by a watched folder: a model is registered once per content.
       await db.schema.alterTable('models').addColumn('content_hash', 'text').execute();
       await db.schema.createIndex('models_content_hash').on('models').column('content_hash').execute();
+      // S3 credentials for the model's source, never returned by the API; to be encrypted by the secrets module.
+      await db.schema.alterTable('models').addColumn('source_credentials_plaintext', t.json).execute();
     },
   },
 };
 
 /** Resolves a model source to a local path, or says why it cannot. */
 export function resolveSource(source: string, cwd = process.cwd()): string {
-  if (/^(s3|gs|hf|https?):\/\//i.test(source)) {
+  if (/^(gs|hf|https?):\/\//i.test(source)) {
     throw new CatapultError('CATAPULT_MODEL_SOURCE_UNSUPPORTED', `Model source '${source}' is not a local path.`, {
       errors: [{ path: 'body/source', message: 'only local paths and file:// URIs are supported' }],
     });
@@ -208,19 +214,29 @@ export class ModelService {
     return { queue: MODEL_QUEUE, kind: MODEL_INTAKE_TASK, payload: { modelId }, idempotencyKey: `model-intake:${key}`, maxAttempts: 3 };
   }
 
+  /** Where downloaded models go (`<dataDir>/artifacts`). */
+  artifactsDir = join(process.cwd(), '.catapult', 'artifacts');
+
   async register(input: RegisterModelInput, cwd?: string, opts: { wait?: boolean } = {}): Promise<Model> {
-    const path = resolveSource(input.source, cwd);
+    const id = newId('mdl');
+    const remote = parseS3(input.source);
+    if (/^s3:\/\//i.test(input.source) && !remote?.bucket) {
+      throw new CatapultError('CATAPULT_VALIDATION_FAILED', `Model source '${input.source}' is not s3://bucket/prefix.`, { errors: [{ path: 'body/source', message: 'expected s3://bucket/prefix' }] });
+    }
+    const path = remote ? join(this.artifactsDir, id) : resolveSource(input.source, cwd);
     const version = input.version ?? '1';
-    const detected = await this.detect(path).catch((err: Error) => ({ format: 'unknown', evidence: `could not read: ${err.message}` }));
+    const detected = remote
+      ? { format: 'unknown', evidence: 'not downloaded yet' }
+      : await this.detect(path).catch((err: Error) => ({ format: 'unknown', evidence: `could not read: ${err.message}` }));
     const row: ModelsTable = {
-      id: newId('mdl'),
+      id,
       name: input.name,
       version,
       source: input.source,
       path,
       format: detected.format,
       format_evidence: detected.evidence,
-      size_bytes: statSync(path).isDirectory() ? await sizeOf(path) : statSync(path).size,
+      size_bytes: remote ? 0 : statSync(path).isDirectory() ? await sizeOf(path) : statSync(path).size,
       description: input.description ?? null,
       labels: toJson(input.labels ?? {}),
       created_at: this.clock.now(),
@@ -231,6 +247,7 @@ export class ModelService {
       override: null,
       updated_at: this.clock.now(),
       content_hash: input.contentHash ?? null,
+      source_credentials_plaintext: input.credentials ? toJson(input.credentials) : null,
     };
     await this.store.write(async (trx) => {
       const db = tables<ModelTables>(trx);
@@ -302,16 +319,42 @@ export class ModelService {
     let descriptor: ModelDescriptor | null = null;
     let error: string | null = null;
     let scan: ScanReport | null = null;
+    let path = model.path;
+    if (parseS3(model.source)) {
+      // Ingest: download into the artifact store, then analyse the local copy.
+      try {
+        const row = await this.row(id);
+        path = await downloadS3(model.source, join(this.artifactsDir, id), fromJson<S3Credentials | null>(row.source_credentials_plaintext, null));
+        const detected = await this.detect(path).catch((err: Error) => ({ format: 'unknown', evidence: `could not read: ${(err).message}` }));
+        const size = statSync(path).isDirectory() ? await sizeOf(path) : statSync(path).size;
+        await this.store.write(async (trx) => {
+          await tables<ModelTables>(trx).updateTable('models').set({ path, format: detected.format, format_evidence: detected.evidence, size_bytes: size }).where('id', '=', id).execute();
+          await this.events.append(trx, { type: 'model.ingested', subject: { kind: 'model', id }, data: { name: model.name, bytes: size } });
+        });
+        this.events.kick();
+      } catch (err) {
+        if (!(err instanceof SourceError) && opts.lastAttempt === false) throw err;
+        const message = `download failed: ${(err as Error).message}`;
+        const fail = async (trx: AnyDb) => {
+          await tables<ModelTables>(trx).updateTable('models').set({ state: 'failed', error: message, updated_at: this.clock.now() }).where('id', '=', id).execute();
+          await this.events.append(trx, { type: 'model.failed', subject: { kind: 'model', id }, data: { name: model.name, state: 'failed', error: message } });
+          return { state: 'failed' as ModelState };
+        };
+        const r = opts.complete ? await opts.complete(fail) : await this.store.write(fail);
+        this.events.kick();
+        return r;
+      }
+    }
     try {
-      descriptor = await analyzeModel(model.path);
+      descriptor = await analyzeModel(path);
     } catch (err) {
       if (err instanceof AnalysisError) error = `${err.location}: ${err.message}`;
-      else if ((err as NodeJS.ErrnoException).code === 'ENOENT') error = `${model.path} no longer exists`;
+      else if ((err as NodeJS.ErrnoException).code === 'ENOENT') error = `${path} no longer exists`;
       else if (opts.lastAttempt === false) throw err;
       else error = `analysis failed: ${(err as Error).message}`;
     }
     try {
-      scan = await scanModel(model.path);
+      scan = await scanModel(path);
     } catch (err) {
       if (opts.lastAttempt === false && !error) throw err;
       error ??= `scan failed: ${(err as Error).message}`;

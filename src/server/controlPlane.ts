@@ -87,6 +87,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const endpoints = new EndpointService(store, events, clock, routeRegistry);
   const models = new ModelService(store, events, clock, detectModelFormat);
   models.registerTasks(tasks, taskHandlers);
+  models.artifactsDir = join(config.dataDir, 'artifacts');
   const replicaLogs = new ReplicaLogs(store, clock);
   const deployments = new DeploymentService({
     store,

@@ -119,13 +119,17 @@ export function modelRoutes(app: App, deps: ApiDeps): void {
       config: { scope: 'deploy' },
       schema: {
         tags: ['models'],
-        summary: 'Register a model from a local path or file:// URI',
+        summary: 'Register a model from a local path, file:// URI or s3://bucket/prefix (downloaded into the artifact store)',
         body: z.strictObject({
           name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'letters, digits, dots, dashes, underscores; up to 128'),
           version: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/).optional(),
           source: z.string().min(1).max(4096),
           description: z.string().max(2000).optional(),
           labels: z.record(z.string().max(100), z.string().max(500)).optional(),
+          credentials: z
+            .strictObject({ accessKeyId: z.string().min(1), secretAccessKey: z.string().min(1), endpoint: z.string().url().optional(), region: z.string().optional() })
+            .optional()
+            .describe('for s3:// sources: kept on the server, never returned'),
         }),
         querystring: z.strictObject({ wait: z.enum(['true', 'false']).optional().describe('wait for analysis and scan (default true)') }),
         response: { 201: modelSchema, ...errorResponses },
