@@ -8,7 +8,6 @@ import { fromJson, tables, toJson } from '../store/index.js';
 import type { TaskContext } from '../tasks/index.js';
 import { isTaskFailure } from '../tasks/index.js';
 import { planStages } from './plan.js';
-import { type Recipe } from './recipe.js';
 import { readAllRecords } from './records.js';
 import { type BenchTables, type BenchmarkShardsTable, type BenchmarkState, type BenchmarksTable } from './schema.js';
 import { type StageAggregate, type StageSummary, fromSummary, mergeAggregates, summarize, toSummary } from './summary.js';

@@ -2,7 +2,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { CatapultError, isCatapultError } from '../errors/index.js';
-import { fromJson, tables, toJson } from '../store/index.js';
+import { fromJson, tables } from '../store/index.js';
 import type { TaskContext, TaskHandlers } from '../tasks/index.js';
 import { newId } from '../util/index.js';
 import { type Recipe, RecipeError, parseRecipe, validateRecipe } from './recipe.js';

@@ -1,6 +1,5 @@
 import { request } from 'undici';
 import type { Deployment } from '../deployments/index.js';
-import { toJson } from '../store/index.js';
 import type { Recipe } from './recipe.js';
 import type { BenchRows } from './rows.js';
 import type { WorkloadApi } from './engine.js';

@@ -61,6 +61,11 @@ export const configSchema = z.strictObject({
   apiKey: z.string().default('').describe('API key the CLI uses; falls back to <dataDir>/admin.key'),
   heartbeatIntervalMs: z.coerce.number().int().min(50).default(5000).describe('How often agents heartbeat; the server tells each agent when it registers'),
   missedHeartbeats: z.coerce.number().int().min(1).default(3).describe('Heartbeats missed in a row before a worker is not_ready'),
+  modelWatchDirs: z
+    .string()
+    .default('')
+    .describe('Folders whose new files and sub-folders are registered as models once stable, once per content (comma-separated; empty: none)'),
+  modelWatchStableMs: z.coerce.number().int().min(0).default(5000).describe('How long a watched model must stay unchanged before it is registered'),
   offlineGraceMs: z.coerce
     .number()
     .int()

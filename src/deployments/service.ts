@@ -357,6 +357,7 @@ export class DeploymentService {
         errors: [{ path: 'body/runtime', message: `does not serve ${model.format} models` }],
       });
     }
+    this.d.models.assertDeployable(model);
     return model.id;
   }
 
@@ -498,7 +499,7 @@ export class DeploymentService {
         gpus: gpus
           ? {
               count: gpus.count ?? null,
-              memoryBytes: gpus.memory ?? (model ? model.sizeBytes : 0),
+              memoryBytes: gpus.memory ?? (model ? await this.modelGpuMemory(model.id, spec) : 0),
               vendor: gpus.vendor ?? null,
               type: gpus.type ?? null,
             }
@@ -511,6 +512,19 @@ export class DeploymentService {
       allowCpuFallback: spec.placement.allowCpuFallback,
       modelKey: model ? `${model.name}:${model.version}` : null,
     };
+  }
+
+  /**
+   * GPU memory one replica needs when the deployment does not say: the analyzer's estimate at the
+   * context length and concurrency its options name (`maxModelLen`/`contextLength`, `maxNumSeqs`/
+   * `concurrency`), or the model's size when it has no descriptor.
+   */
+  private async modelGpuMemory(modelId: string, spec: DeploymentSpec): Promise<number> {
+    const o = (spec.options ?? {});
+    const num = (...keys: string[]) => keys.map((k) => o[k]).find((v): v is number => typeof v === 'number');
+    const estimate = await this.d.models.estimate(modelId, { contextLength: num('maxModelLen', 'contextLength', 'ctxSize'), concurrency: num('maxNumSeqs', 'concurrency', 'parallel') });
+    if (estimate) return estimate.totalBytes;
+    return (await this.d.models.get(modelId)).sizeBytes;
   }
 
   private view(row: DeploymentsTable): Deployment {

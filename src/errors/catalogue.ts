@@ -163,6 +163,21 @@ export const CATALOGUE = {
     title: 'Model source kind not supported',
     hint: 'Give a local path or file:// URI; copy remote models to local storage first.',
   },
+  CATAPULT_MODEL_NOT_ANALYSED: {
+    status: 409,
+    title: 'Model not analysed yet',
+    hint: 'Intake (analyse, then scan) runs after registration; watch `state` on GET /api/v1/models/{id}, or rescan with POST /api/v1/models/{id}/scan.',
+  },
+  CATAPULT_MODEL_UNSAFE: {
+    status: 409,
+    title: 'Model failed its security scan',
+    hint: 'Read the findings at GET /api/v1/models/{id}/scan. If you trust the model, an admin may override with POST /api/v1/models/{id}/override (audited).',
+  },
+  CATAPULT_MODEL_NOT_SCANNED: {
+    status: 409,
+    title: 'Model has not passed a security scan',
+    hint: 'Only models in state `scanned` deploy. Wait for intake, fix the error shown and rescan, or ask an admin to override (audited).',
+  },
   CATAPULT_DEPLOYMENT_NOT_FOUND: {
     status: 404,
     title: 'Deployment not found',

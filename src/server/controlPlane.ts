@@ -90,6 +90,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const routeRegistry = new RouteRegistry(store, events, clock, secrets);
   const endpoints = new EndpointService(store, events, clock, routeRegistry, secrets);
   const models = new ModelService(store, events, clock, detectModelFormat);
+  models.registerTasks(tasks, taskHandlers);
+  models.artifactsDir = join(config.dataDir, 'artifacts');
   const replicaLogs = new ReplicaLogs(store, clock);
   const deployments = new DeploymentService({
     store,
@@ -151,6 +153,12 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     await api.ready();
   }
   await taskPool.start();
+  await models.resume();
+  const watchers = config.modelWatchDirs
+    .split(',')
+    .map((d) => d.trim())
+    .filter(Boolean)
+    .map((dir) => models.watchFolder(dir, { stableMs: config.modelWatchStableMs, pollMs: Math.max(200, Math.min(2000, config.modelWatchStableMs / 2)) }));
   deployments.start();
   benchmarks.start();
   return {
@@ -171,6 +179,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     url,
     async close() {
       await api.close();
+      for (const w of watchers) await w.stop();
       // Local benchmark runs end first (keeping what they recorded), so the task pool need not wait for them.
       await benchmarks.stop();
       await deployments.stop();

@@ -11,7 +11,7 @@ import { taskMigrations } from '../tasks/index.js';
 
 /**
  * Every domain's migrations. Names sort in the order they run; each domain owns a range
- * (0001-0099 foundation, 0100 tasks, 0200 cluster, 0300 deployments, 0400 gateway, 0500 bench).
+ * (0001-0099 foundation, 0100 tasks, 0200 cluster, 0300 deployments, 0400 gateway, 0500 bench, 0600 model intake).
  */
 export function allMigrations(): Record<string, CatapultMigration> {
   const all = { ...keyMigrations, ...eventMigrations, ...auditMigrations, ...taskMigrations, ...clusterMigrations, ...modelMigrations, ...deploymentMigrations, ...logMigrations, ...gatewayMigrations, ...benchMigrations };

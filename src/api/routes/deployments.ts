@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { type DeploymentService, type ReplicaLogs, deploymentSchema, deploymentSpecSchema, deploymentUpdateSchema, modelDeploymentSchema, seedModelPath, seedToSpec, toSeedResponse } from '../../deployments/index.js';
 import { CatapultError } from '../../errors/index.js';
 import { type EventLog, eventSchema } from '../../events/index.js';
-import { type ModelService, modelSchema } from '../../models/index.js';
+import { type ModelService, descriptorJsonSchema, modelDescriptorSchema, modelSchema, modelScanSchema } from '../../models/index.js';
 import { listRuntimes } from '../../runtimes/index.js';
 import type { RoutePlugin } from '../route.js';
 import { errorResponses, idParams } from '../schemas.js';
@@ -20,18 +20,81 @@ export const modelRoutes = ({ models }: { models: ModelService }): RoutePlugin =
       config: { scope: 'deploy' },
       schema: {
         tags: ['models'],
-        summary: 'Register a model from a local path or file:// URI',
+        summary: 'Register a model from a local path, file:// URI or s3://bucket/prefix (downloaded into the artifact store)',
         body: z.strictObject({
           name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'letters, digits, dots, dashes, underscores; up to 128'),
           version: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/).optional(),
           source: z.string().min(1).max(4096),
           description: z.string().max(2000).optional(),
           labels: z.record(z.string().max(100), z.string().max(500)).optional(),
+          credentials: z
+            .strictObject({ accessKeyId: z.string().min(1), secretAccessKey: z.string().min(1), endpoint: z.string().url().optional(), region: z.string().optional() })
+            .optional()
+            .describe('for s3:// sources: kept on the server, never returned'),
         }),
+        querystring: z.strictObject({ wait: z.enum(['true', 'false']).optional().describe('wait for analysis and scan (default true)') }),
         response: { 201: modelSchema, ...errorResponses },
       },
     },
-    async (req, reply) => reply.code(201).send(await models.register(req.body)),
+    async (req, reply) => reply.code(201).send(await models.register(req.body, undefined, { wait: req.query.wait !== 'false' })),
+  );
+  app.get(
+    '/api/v1/models/descriptor-schema',
+    { config: { scope: 'read' }, schema: { tags: ['models'], summary: 'The JSON Schema of ModelDescriptor (versioned by schemaVersion)', response: { 200: z.unknown(), ...errorResponses } } },
+    () => descriptorJsonSchema(),
+  );
+  app.get(
+    '/api/v1/models/:id/descriptor',
+    {
+      config: { scope: 'read' },
+      schema: { tags: ['models'], summary: "The analyzer's descriptor of a model", params: idParams, response: { 200: modelDescriptorSchema, ...errorResponses } },
+    },
+    async (req) => models.descriptor(req.params.id),
+  );
+  app.get(
+    '/api/v1/models/:id/scan',
+    { config: { scope: 'read' }, schema: { tags: ['models'], summary: "A model's latest security scan: verdict and findings", params: idParams, response: { 200: modelScanSchema, ...errorResponses } } },
+    async (req) => models.scanReport(req.params.id),
+  );
+  app.post(
+    '/api/v1/models/:id/scan',
+    {
+      config: { scope: 'deploy' },
+      schema: {
+        tags: ['models'],
+        summary: 'Analyse and scan a model again',
+        params: idParams,
+        querystring: z.strictObject({ wait: z.enum(['true', 'false']).optional() }),
+        response: { 200: modelSchema, ...errorResponses },
+      },
+    },
+    async (req) => models.rescan(req.params.id, { wait: req.query.wait !== 'false' }),
+  );
+  app.post(
+    '/api/v1/models/:id/override',
+    {
+      config: { scope: 'admin' },
+      schema: {
+        tags: ['models'],
+        summary: 'Allow a model the scanner refused to deploy (admin; audited, with who and why)',
+        params: idParams,
+        body: z.strictObject({ reason: z.string().min(3).max(2000) }),
+        response: { 200: modelSchema, ...errorResponses },
+      },
+    },
+    async (req) => {
+      const p = req.principal;
+      const by = p?.kind === 'key' ? `key:${p.key.name} (${p.key.id})` : p?.kind === 'agent' ? `agent:${p.name}` : 'unknown';
+      return models.setOverride(req.params.id, { by, reason: req.body.reason });
+    },
+  );
+  app.delete(
+    '/api/v1/models/:id/override',
+    {
+      config: { scope: 'admin' },
+      schema: { tags: ['models'], summary: 'Withdraw an override', params: idParams, response: { 200: modelSchema, ...errorResponses } },
+    },
+    async (req) => models.setOverride(req.params.id, null),
   );
   app.get(
     '/api/v1/models/:id',

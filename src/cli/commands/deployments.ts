@@ -8,6 +8,7 @@ import type { Model } from '../../models/index.js';
 import { formatBytes } from '../../util/index.js';
 import { ApiClient } from '../client.js';
 import { ago, output, table } from '../format.js';
+import { describeModel, registerModelIntake } from './models.js';
 
 function client(): ApiClient {
   return ApiClient.fromConfig(loadConfigFromProcess());
@@ -45,15 +46,17 @@ export function registerDeployments(program: Command): void {
     .action(async (source: string, o: { name: string; version: string; description?: string; json?: boolean }) => {
       const path = /^[a-z]+:\/\//.test(source) ? source : resolve(source);
       const m = await client().post<Model>('/api/v1/models', { name: o.name, version: o.version, source: path, ...(o.description ? { description: o.description } : {}) });
-      output(o.json, m, () => `Registered ${m.name}:${m.version} (${m.id}): ${m.format}, ${formatBytes(m.sizeBytes)} — ${m.formatEvidence}`);
+      output(o.json, m, () => `Registered ${m.name}:${m.version} (${m.id}): ${m.format}, ${formatBytes(m.sizeBytes)} — ${m.formatEvidence}\n${describeModel(m)}`);
+      if (m.state === 'unsafe' || m.state === 'failed') process.exitCode = 3;
     });
+  registerModelIntake(models, client);
   models
     .command('ls')
     .description('List models')
     .option('--json', 'print JSON')
     .action(async (o: { json?: boolean }) => {
       const { items } = await client().get<{ items: Model[] }>('/api/v1/models');
-      output(o.json, items, () => table(['ID', 'NAME', 'VERSION', 'FORMAT', 'SIZE', 'PATH', 'CREATED'], items.map((m) => [m.id, m.name, m.version, m.format, formatBytes(m.sizeBytes), m.path, ago(m.createdAt)])));
+      output(o.json, items, () => table(['ID', 'NAME', 'VERSION', 'FORMAT', 'STATE', 'SIZE', 'PATH', 'CREATED'], items.map((m) => [m.id, m.name, m.version, m.format, m.state, formatBytes(m.sizeBytes), m.path, ago(m.createdAt)])));
     });
   models
     .command('rm <model>')

@@ -16,13 +16,16 @@ export default function ModelDetail() {
   const navigate = useNavigate();
   const model = useQuery((signal) => unwrap(api.GET('/api/v1/models/{id}', { signal, params: { path: { id } } })), [id], { refreshOn: ['model.'] });
   const deployments = useQuery((signal) => unwrap(api.GET('/api/v1/deployments', { signal })), [], { refreshOn: ['deployment.'] });
+  const descriptor = useQuery((signal) => unwrap(api.GET('/api/v1/models/{id}/descriptor', { signal, params: { path: { id } } })), [id], { refreshOn: ['model.'] });
+  const scan = useQuery((signal) => unwrap(api.GET('/api/v1/models/{id}/scan', { signal, params: { path: { id } } })), [id], { refreshOn: ['model.'] });
   const [confirm, setConfirm] = useState(false);
   const [error, setError] = useState<ApiError | undefined>();
 
   if (model.loading) return <div className="page"><Loading rows={5} label="Loading the model" /></div>;
   const m = model.data;
   if (!m) return <div className="page"><ErrorAlert error={model.error} title={`Model ${id} could not be loaded`} /></div>;
-  const using = (deployments.data?.items ?? []).filter((d) => d.modelId === m.id);
+  const using = (deployments.data?.items ?? []).filter((x) => x.modelId === m.id);
+  const d = descriptor.data;
 
   const remove = () => {
     unwrap(api.DELETE('/api/v1/models/{id}', { params: { path: { id: m.id } } })).then(
@@ -92,13 +95,119 @@ export default function ModelDetail() {
             <dd>{formatTime(m.createdAt)}</dd>
           </dl>
         </Panel>
-        <Panel title="Analysis and security scan">
-          <Empty title="Not analysed">
-            This server records the detected format and size; the model analyzer (operators, parameters, memory estimate, tokenizer) and the security scan add their
-            results here once they run on this registry.
-          </Empty>
+        <Panel title="Analysis and security scan" meta={<StateBadge state={m.state} />}>
+          {m.state === 'registered' || m.state === 'analysing' ? (
+            <Empty title="Analysing">Intake is analysing and scanning this model; this panel fills in when it is done.</Empty>
+          ) : (
+            <dl className="kv">
+              {m.error ? (
+                <>
+                  <dt>Error</dt>
+                  <dd className="mono small">{m.error}</dd>
+                </>
+              ) : null}
+              <dt>Parameters</dt>
+              <dd>{m.parameterCount === null ? 'unknown' : m.parameterCount.toLocaleString('en-US')}</dd>
+              {m.estimate ? (
+                <>
+                  <dt>GPU memory per replica</dt>
+                  <dd>
+                    {formatBytes(m.estimate.totalBytes)}{' '}
+                    <span className="faint">
+                      = weights {formatBytes(m.estimate.weightsBytes)} + KV cache {formatBytes(m.estimate.kvCacheBytes)} ({m.estimate.kvBytesPerToken} B/token ×{' '}
+                      {m.estimate.contextLength} tokens × {m.estimate.concurrency}) + activations {formatBytes(m.estimate.activationBytes)} + runtime{' '}
+                      {formatBytes(m.estimate.runtimeOverheadBytes)}
+                    </span>
+                  </dd>
+                </>
+              ) : null}
+              {d?.architecture ? (
+                <>
+                  <dt>Architecture</dt>
+                  <dd>
+                    {d.architecture.architectures.join(', ') || d.architecture.modelType}: {d.architecture.layers} layers, hidden {d.architecture.hiddenSize}, {d.architecture.heads} heads (
+                    {d.architecture.kvHeads} KV), vocab {d.architecture.vocabSize}, {d.architecture.maxPositions} positions, {d.architecture.dtype}
+                  </dd>
+                </>
+              ) : null}
+              {d?.onnx ? (
+                <>
+                  <dt>ONNX</dt>
+                  <dd>
+                    opset {d.onnx.opsets.map((o) => `${o.domain} ${o.version}`).join(', ')};{' '}
+                    {Object.entries(d.onnx.ops)
+                      .map(([op, n]) => `${op}×${n}`)
+                      .join(' ')}
+                    <br />
+                    inputs {d.onnx.inputs.map((i) => `${i.name} ${i.dtype}[${i.shape.join(',')}]`).join(', ')} → outputs{' '}
+                    {d.onnx.outputs.map((i) => `${i.name} ${i.dtype}[${i.shape.join(',')}]`).join(', ')}
+                  </dd>
+                </>
+              ) : null}
+              {d?.gguf ? (
+                <>
+                  <dt>GGUF</dt>
+                  <dd>
+                    {d.gguf.architecture}, {d.gguf.quantization}, context {d.gguf.contextLength}, {d.gguf.tensorCount} tensors
+                  </dd>
+                </>
+              ) : null}
+              {d?.tokenizer ? (
+                <>
+                  <dt>Tokenizer</dt>
+                  <dd>
+                    {d.tokenizer.type ?? 'unknown'}, {d.tokenizer.vocabSize ?? '?'} tokens
+                    {d.tokenizer.chatTemplate ? ', chat template' : ''}
+                  </dd>
+                </>
+              ) : null}
+              {d?.licence ? (
+                <>
+                  <dt>Licence</dt>
+                  <dd>
+                    {d.licence.id ?? 'not recognised'} <span className="faint">({d.licence.source})</span>
+                  </dd>
+                </>
+              ) : null}
+              <dt>Security scan</dt>
+              <dd>
+                {m.scanVerdict ? <StateBadge state={m.scanVerdict === 'safe' ? 'ready' : 'failed'} label={m.scanVerdict} /> : 'not scanned'} {m.findingCount} finding(s)
+                {m.override ? (
+                  <div className="small">
+                    Overridden by {m.override.by} on {formatTime(m.override.at)}: {m.override.reason}
+                  </div>
+                ) : null}
+              </dd>
+            </dl>
+          )}
         </Panel>
       </div>
+      {scan.data && scan.data.findings.length > 0 ? (
+        <Panel title="Scan findings" meta={`${scan.data.findings.length}`} flush>
+          <table className="data">
+            <thead>
+              <tr>
+                <th>Severity</th>
+                <th>Kind</th>
+                <th>Where</th>
+                <th>Why</th>
+              </tr>
+            </thead>
+            <tbody>
+              {scan.data.findings.map((f, i) => (
+                <tr key={i}>
+                  <td>
+                    <StateBadge state={f.severity === 'critical' || f.severity === 'high' ? 'failed' : 'pending'} label={f.severity} />
+                  </td>
+                  <td>{f.kind}</td>
+                  <td className="mono small">{f.location}</td>
+                  <td>{f.message}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </Panel>
+      ) : null}
       <Panel title="Deployments of this model" meta={`${using.length}`} flush>
         {using.length === 0 ? (
           <Empty title="Not deployed" />
