@@ -8,3 +8,4 @@ export { clusterRoutes } from './routes/workers.js';
 export { gatewayRoutes } from './routes/gateway.js';
 export { deploymentRoutes, modelRoutes } from './routes/deployments.js';
 export { benchmarkRoutes, benchmarkSchema } from './routes/benchmarks.js';
+export { slurmRoutes } from './routes/slurm.js';

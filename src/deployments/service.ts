@@ -51,7 +51,11 @@ export interface ReplicaPlacer {
     policy: 'binpack' | 'spread';
     allowCpuFallback: boolean;
     modelKey: string | null;
+    /** The deployment's placement (backend, cluster, Slurm settings) and container, for backends other than agents. */
+    placement?: Record<string, unknown>;
   }): Promise<AssignmentView>;
+  /** Refuses a placement its backend cannot take (unknown cluster, a partition Slurm refuses), before anything is stored. */
+  checkPlacement?(input: { placement: Record<string, unknown>; cpu: number; memoryBytes: number; gpus: number }): Promise<void>;
   removeAssignment(id: string): Promise<unknown>;
   listAssignments(filter: { owner?: string }): AssignmentView[];
 }
@@ -208,6 +212,7 @@ export class DeploymentService {
     const runtime = this.runtime(spec.runtime);
     const modelId = await this.checkModel(spec, runtime);
     this.checkResources(spec, runtime);
+    await this.checkPlacement(spec, runtime);
     const now = this.d.clock.now();
     const row: DeploymentsTable = {
       id: newId('dep'),
@@ -257,6 +262,7 @@ export class DeploymentService {
     const spec = fromJson<DeploymentSpec>(current.spec, {} as DeploymentSpec);
     const next: DeploymentSpec = { ...spec, ...Object.fromEntries(Object.entries(change).filter(([, v]) => v !== undefined)) };
     this.checkResources(next, this.runtime(next.runtime));
+    if (change.placement !== undefined || change.resources !== undefined || change.container !== undefined) await this.checkPlacement(next, this.runtime(next.runtime));
     // Only a change to what a replica runs needs new replicas; a replica count does not.
     const { replicas: _a, ...before } = spec;
     const { replicas: _b, ...after } = next;
@@ -347,6 +353,16 @@ export class DeploymentService {
         errors: [{ path: 'body/resources/gpus', message: `runtime ${runtime.name} requires GPUs` }],
       });
     }
+  }
+
+  private async checkPlacement(spec: DeploymentSpec, runtime: RuntimeInfo): Promise<void> {
+    if (!spec.placement.backend || spec.placement.backend === 'agents' || !this.d.placer.checkPlacement) return;
+    await this.d.placer.checkPlacement({
+      placement: { ...spec.placement, container: spec.container ?? null },
+      cpu: spec.resources.cpu ?? runtime.resources.cpu,
+      memoryBytes: spec.resources.memory ?? (runtime.resources.memoryBytes || DEFAULT_MEMORY),
+      gpus: spec.resources.gpus ? (spec.resources.gpus.count ?? 1) : 0,
+    });
   }
 
   private async reconcileAll(): Promise<void> {
@@ -488,6 +504,7 @@ export class DeploymentService {
       policy: spec.placement.policy,
       allowCpuFallback: spec.placement.allowCpuFallback || runtime.resources.gpu === 'optional',
       modelKey: model ? `${model.name}:${model.version}` : null,
+      ...(spec.placement.backend && spec.placement.backend !== 'agents' ? { placement: { ...spec.placement, container: spec.container ?? null } } : {}),
     };
   }
 
