@@ -19,7 +19,7 @@ cp "$DIR/key.pub" "$DIR/authorized_keys"
 # The client key is read by the tests (run as the same user).
 chmod 600 "$DIR/key"
 
-cat > "$DIR/sshd_config" <<CONF
+cat > "$DIR/sshd_config.new" <<CONF
 Port $PORT
 ListenAddress 127.0.0.1
 HostKey $DIR/hostkey
@@ -32,10 +32,19 @@ StrictModes no
 UsePAM no
 MaxSessions 64
 MaxStartups 64:30:128
+Subsystem sftp internal-sftp
 CONF
+running() { [ -s "$DIR/sshd.pid" ] && kill -0 "$(cat "$DIR/sshd.pid")" 2>/dev/null; }
+if ! cmp -s "$DIR/sshd_config.new" "$DIR/sshd_config"; then
+  mv "$DIR/sshd_config.new" "$DIR/sshd_config"
+  # A changed configuration needs a fresh sshd.
+  if running; then kill "$(cat "$DIR/sshd.pid")"; sleep 0.5; fi
+else
+  rm -f "$DIR/sshd_config.new"
+fi
 
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; }
-if [ -s "$DIR/sshd.pid" ] && kill -0 "$(cat "$DIR/sshd.pid")" 2>/dev/null && listening; then
+if running && listening; then
   echo "sshd: up on 127.0.0.1:$PORT (keys in $DIR)"
   exit 0
 fi

@@ -234,7 +234,7 @@ export class SshCommunicator {
           c.sftp((err, s) => {
             if (err) {
               this.sftpSession = undefined;
-              reject(new CatapultError('CATAPULT_SLURM_CONNECTION_LOST', `SFTP failed: ${err.message}.`));
+              reject(new CatapultError('CATAPULT_SLURM_COMMAND_FAILED', `The login node offers no SFTP (needed to copy scripts and models): ${err.message}.`));
             } else {
               s.on('close', () => (this.sftpSession = undefined));
               resolve(s);
