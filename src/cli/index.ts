@@ -8,6 +8,7 @@ import { registerDeployments } from './commands/deployments.js';
 import { registerGateway } from './commands/gateway.js';
 import { registerKeys } from './commands/keys.js';
 import { registerRuntime } from './commands/runtime.js';
+import { registerSlurm } from './commands/slurm.js';
 import { registerUp } from './commands/up.js';
 import { registerWorkers } from './commands/workers.js';
 
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerWorkers(program);
   registerRuntime(program);
   registerBench(program);
+  registerSlurm(program);
   program
     .command('version')
     .description('Print the version')

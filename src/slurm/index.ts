@@ -42,3 +42,4 @@ export {
   updateSlurmClusterSchema,
 } from './clusters.js';
 export { BackendPlacer, JOB_PREFIX, type SlurmPlacement, SlurmPlacer, type SlurmPlacerDeps, type SlurmReplica, slurmReplicaMigrations } from './placer.js';
+export { type ClientRecord, type CommandClientSpec, runCommandClients } from './clients.js';

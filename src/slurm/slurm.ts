@@ -17,12 +17,14 @@ export interface SlurmJob {
   nodes: string;
   submitTime: string;
   startTime: string;
+  /** When it ended (or is expected to, for a running job with a time limit); N/A or Unknown otherwise. */
+  endTime: string;
 }
 
 /** Job states after which the job runs no more. */
 export const TERMINAL_STATES = new Set(['COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT', 'NODE_FAIL', 'PREEMPTED', 'OUT_OF_MEMORY', 'BOOT_FAIL', 'DEADLINE', 'SPECIAL_EXIT', 'REVOKED']);
 
-const SQUEUE_FORMAT = '%i|%j|%T|%r|%N|%V|%S';
+const SQUEUE_FORMAT = '%i|%j|%T|%r|%N|%V|%S|%e';
 
 /** The one command that lists every job of the cluster (all users, all partitions, recently ended ones too). */
 export const SQUEUE_ALL = `squeue -h -a -t all -o ${shellQuote(SQUEUE_FORMAT)}`;
@@ -32,7 +34,7 @@ export function parseSqueue(text: string): SlurmJob[] {
   for (const line of text.split('\n')) {
     const f = line.trim().split('|');
     if (f.length < 7 || !f[0]) continue;
-    jobs.push({ id: f[0], name: f[1]!, state: f[2]!, reason: f[3]!, nodes: f[4]!, submitTime: f[5]!, startTime: f[6]! });
+    jobs.push({ id: f[0], name: f[1]!, state: f[2]!, reason: f[3]!, nodes: f[4]!, submitTime: f[5]!, startTime: f[6]!, endTime: f[7] ?? '' });
   }
   return jobs;
 }
