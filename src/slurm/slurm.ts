@@ -114,7 +114,8 @@ export async function describeCluster(r: CommandRunner): Promise<ClusterReport> 
     if (f.length < 4) continue;
     partitions.push({ name: f[0]!.replace(/\*$/, ''), available: f[1]!, timeLimit: f[2]!, nodes: Number(f[3]), isDefault: f[0]!.endsWith('*') });
   }
-  return { version: (v ?? '').trim().replace(/^slurm\s+/, ''), nodes, partitions };
+  const versionText = (v ?? '').trim();
+  return { version: /\d+\.\d+(\.\d+)?/.exec(versionText)?.[0] ?? versionText, nodes, partitions };
 }
 
 /** Submits a script already on the cluster; returns the job id. */

@@ -1,8 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
 import { type TestControlPlane, startTestControlPlane } from '../helpers/controlPlane.js';
-import { SSHD_DIR, localCluster, quick, slurmInfraProblem } from './infra.js';
+import { SSHD_DIR, SSHD_PORT, localCluster, quick, slurmInfraProblem } from './infra.js';
 
 type Json = any;
 
@@ -32,7 +33,7 @@ describe.skipIf(quick && problem !== undefined)('Slurm clusters over SSH', () =>
     expect(listed).not.toContain('PRIVATE KEY');
 
     const report = (await (await t.call('POST', '/api/v1/slurm-clusters/local/test')).json()) as Json;
-    const sinfoVersion = execFileSync('sinfo', ['--version'], { encoding: 'utf8' }).trim().replace(/^slurm\s+/, '');
+    const sinfoVersion = execFileSync('sinfo', ['--version'], { encoding: 'utf8' }).trim().split(/\s+/).pop();
     expect(report.version).toBe(sinfoVersion);
     expect(report.nodes).toHaveLength(1);
     expect(report.nodes[0]).toMatchObject({ gpus: 2, cpus: 2, partitions: ['debug'] });
@@ -91,5 +92,27 @@ describe.skipIf(quick && problem !== undefined)('Slurm clusters over SSH', () =>
     expect(row.settings).not.toContain('PRIVATE KEY');
     expect((await t.call('DELETE', '/api/v1/slurm-clusters/nowhere')).status).toBe(200);
     expect((await t.call('GET', '/api/v1/slurm-clusters/nowhere')).status).toBe(404);
+  });
+
+  it('is driven from the CLI: slurm add, ls, test and rm (needs npm run build)', async () => {
+    const env = { CATAPULT_URL: t.url, CATAPULT_API_KEY: t.adminKey };
+    const add = await runCli(
+      ['slurm', 'add', 'cli', '--host', '127.0.0.1', '--port', String(SSHD_PORT), '--user', 'root', '--key', `${SSHD_DIR}/key`, '--host-key', `${SSHD_DIR}/hostkey.pub`, '--work-dir', workDir, '--partition', 'debug'],
+      { env },
+    );
+    expect(add.stderr).toBe('');
+    expect(add.stdout).toContain('Added Slurm cluster cli (root@127.0.0.1:2222)');
+    const ls = await runCli(['slurm', 'ls'], { env });
+    expect(ls.stdout).toMatch(/cli\s+root@127\.0\.0\.1:2222\s+debug/);
+    expect(ls.stdout).not.toContain('PRIVATE KEY');
+    const test = await runCli(['slurm', 'test', 'cli'], { env });
+    expect(test.code).toBe(0);
+    expect(test.stdout).toMatch(/^Slurm \d+\.\d+\.\d+ on cli: 1 node\(s\), 2 GPU\(s\)/);
+    expect(test.stdout).toContain('gpu:fake:2');
+    const bad = await runCli(['slurm', 'test', 'spoofed'], { env });
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('host key');
+    const rm = await runCli(['slurm', 'rm', 'cli'], { env });
+    expect(rm.stdout).toContain('Removed Slurm cluster cli.');
   });
 });
