@@ -87,6 +87,8 @@ async function main(): Promise<void> {
       }, `${name} to be active`, 120_000);
       catapult.push(performance.now() - t0);
       const rep = d.replicas.items[0].id as string;
+      const r = cp.slurm.list().find((x) => x.id === rep);
+      if (r) log(`  replica ${rep}: submitted +${(r.submittedAt ?? 0) - r.createdAt} ms, running seen +${(r.startedAt ?? 0) - r.createdAt} ms, ready +${(r.readyAt ?? 0) - r.createdAt} ms after it was created`);
       await call('DELETE', `/api/v1/deployments/${name}`);
       await until(() => (jobs(`catapult-${rep}`).length === 0 ? true : undefined), 'the job to end', 60_000, 100);
 

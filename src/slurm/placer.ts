@@ -11,7 +11,7 @@ import { type Clock, newId } from '../util/index.js';
 import type { SlurmCluster, SlurmClusterService } from './clusters.js';
 import { type SshCommunicator, shellQuote } from './communicator.js';
 import { type ContainerSpec, PORT_PLACEHOLDER, replicaScript, sbatchHeader } from './scripts.js';
-import { SQUEUE_ALL, type SlurmJob, TERMINAL_STATES, parseSqueue, sbatch, scancel } from './slurm.js';
+import { SQUEUE_ALL, type SlurmJob, TERMINAL_STATES, parseSqueue, scancel } from './slurm.js';
 
 type CreateInput = Parameters<ReplicaPlacer['createAssignment']>[0];
 
@@ -114,7 +114,7 @@ export class SlurmPlacer {
 
   constructor(private readonly d: SlurmPlacerDeps) {}
 
-  async start(tickMs = 200): Promise<void> {
+  async start(tickMs = 100): Promise<void> {
     const rows = await tables<Tables>(this.d.store.db).selectFrom('slurm_replicas').selectAll().execute();
     for (const r of rows) this.replicas.set(r.id, fromJson<SlurmReplica>(r.data, {} as SlurmReplica));
     this.timer = setInterval(() => this.tick(), tickMs);
@@ -227,7 +227,37 @@ export class SlurmPlacer {
     await this.poll(cluster);
   }
 
+  private readonly probing = new Set<string>();
+  /** Models known to be on a cluster already (cluster|dir). */
+  private readonly staged = new Set<string>();
+
+  /**
+   * Between polls, replicas that are starting and whose endpoint is known are probed over HTTP every
+   * tick (no SSH command), so a replica is ready as soon as it answers rather than at the next poll.
+   */
+  private probeStarting(): void {
+    for (const r of this.replicas.values()) {
+      if (r.state !== 'starting' || !r.endpoint || r.desired !== 'run' || this.probing.has(r.id) || this.polling.has(r.cluster)) continue;
+      this.probing.add(r.id);
+      void (async () => {
+        try {
+          const before = r.state;
+          await this.probe(r, this.d.clock.now(), []);
+          if (r.state !== before && this.replicas.has(r.id)) {
+            await this.save(r);
+            this.d.onChange?.();
+          }
+        } catch (err) {
+          this.d.log.warn({ err, replica: r.id }, 'Slurm replica probe failed');
+        } finally {
+          this.probing.delete(r.id);
+        }
+      })();
+    }
+  }
+
   private tick(): void {
+    this.probeStarting();
     const now = Date.now();
     const clusters = new Set([...this.replicas.values()].map((r) => r.cluster));
     for (const c of clusters) {
@@ -478,8 +508,6 @@ export class SlurmPlacer {
     const dir = this.dirOf(cluster, r);
     const now = this.d.clock.now();
     try {
-      const mk = await comm.exec(`mkdir -p ${shellQuote(dir)} && rm -f ${shellQuote(`${dir}/endpoint`)} ${shellQuote(`${dir}/output.log`)}`);
-      if (mk.code !== 0) throw new CatapultError('CATAPULT_SLURM_COMMAND_FAILED', `Cannot create ${dir} on the cluster: ${mk.stderr.trim()}`);
       const modelPath = r.spec.modelPath ? await this.stageModel(cluster, comm, r.spec.modelPath) : '';
       const runtime = getRuntime(r.spec.runtime);
       const launch = runtime.buildCommand({
@@ -507,9 +535,19 @@ export class SlurmPlacer {
         ...(r.placement.container ? { container: r.placement.container } : {}),
         binds: modelPath ? [modelPath] : [],
       });
-      await comm.writeFile(`${dir}/job.sbatch`, script, 0o755);
       r.logOffset = 0;
-      r.jobId = await sbatch(comm, `${dir}/job.sbatch`, dir);
+      // One command: make the directory, clear the last job's files, write the script from stdin, submit it.
+      const q = (f: string) => shellQuote(`${dir}/${f}`);
+      const res = await comm.exec(`mkdir -p ${shellQuote(dir)} && rm -f ${q('endpoint')} ${q('output.log')} && cat > ${q('job.sbatch')} && cd ${shellQuote(dir)} && sbatch --parsable ${q('job.sbatch')}`, {
+        stdin: script,
+        timeoutMs: 30_000,
+      });
+      const id = res.stdout.trim().split(';')[0] ?? '';
+      if (res.code !== 0 || !/^\d+$/.test(id)) {
+        const msg = (res.stderr || res.stdout).trim();
+        throw new CatapultError('CATAPULT_SLURM_SUBMIT_REFUSED', `Slurm refused the job: ${msg.slice(0, 500) || `exit ${res.code}`}`, { stderr: msg.slice(0, 2000) });
+      }
+      r.jobId = id;
       r.submittedAt = now;
       r.state = 'pending';
       r.explanation = { summary: `Slurm job ${r.jobId} submitted`, slurm: { jobId: r.jobId, state: 'PENDING', reason: 'submitted' } };
@@ -540,12 +578,17 @@ export class SlurmPlacer {
       } else files.push({ local: l, remote: r });
     };
     walk(local, remote);
+    if (this.staged.has(`${cluster.name}|${root}`)) return remote;
     const done = await comm.exec(`test -f ${shellQuote(`${root}/.complete`)}`);
-    if (done.code === 0) return remote;
+    if (done.code === 0) {
+      this.staged.add(`${cluster.name}|${root}`);
+      return remote;
+    }
     const dirs = [...new Set(files.map((f) => f.remote.slice(0, f.remote.lastIndexOf('/'))))];
     await comm.exec(`mkdir -p ${dirs.map(shellQuote).join(' ')}`);
     for (const f of files) await comm.upload(f.local, f.remote);
     await comm.exec(`touch ${shellQuote(`${root}/.complete`)}`);
+    this.staged.add(`${cluster.name}|${root}`);
     return remote;
   }
 }
