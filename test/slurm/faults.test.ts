@@ -87,7 +87,7 @@ describe.skipIf(quick && problem !== undefined)('Slurm replicas survive faults',
     // Several poll intervals without the login node: no poll gets through, yet the job runs on and the replica stays ready.
     await new Promise((r) => setTimeout(r, 3000));
     expect(cp.slurm.pollCommands.get('hpc') ?? 0).toBe(whileDown);
-    expect((await (await api('GET', '/api/v1/deployments/iris-ft')).json()).state).toBe('active');
+    expect(((await (await api('GET', '/api/v1/deployments/iris-ft')).json()) as Json).state).toBe('active');
     expect((await fetch(`${d.replicas.items[0].url}/v2/health/ready`)).status).toBe(200);
 
     execFileSync('bash', [join(ROOT, 'scripts', 'services', 'sshd.sh')]);
