@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { type Server, createServer } from 'node:http';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,6 +46,7 @@ describe.skipIf(quick && problem !== undefined)('benchmark command clients as Sl
     events?.close();
     await store?.close();
     await db?.cleanup();
+    rmSync(workDir, { recursive: true, force: true });
   });
 
   it('runs two clients with SERVICE_URL after the service, records their jobs and times, and collects their logs and metrics', async () => {

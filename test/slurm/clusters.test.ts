@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { type TestControlPlane, startTestControlPlane } from '../helpers/controlPlane.js';
@@ -19,6 +19,7 @@ describe.skipIf(quick && problem !== undefined)('Slurm clusters over SSH', () =>
   });
   afterAll(async () => {
     await t?.close();
+    rmSync(workDir, { recursive: true, force: true });
   });
 
   it('adds a cluster, never shows its private key, and its test reports nodes, GPUs, partitions and the Slurm version', async () => {

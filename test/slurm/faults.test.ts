@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/observability/index.js';
@@ -52,6 +52,7 @@ describe.skipIf(quick && problem !== undefined)('Slurm replicas survive faults',
     execFileSync('bash', [join(ROOT, 'scripts', 'services', 'sshd.sh')]);
     await cp?.close();
     await t?.db.cleanup();
+    rmSync(workDir, { recursive: true, force: true });
   });
 
   const api = async (method: string, path: string, body?: unknown): Promise<Response> =>

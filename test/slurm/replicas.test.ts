@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/cli.js';
@@ -35,6 +35,7 @@ describe.skipIf(quick && problem !== undefined)('replicas as Slurm jobs', () => 
   });
   afterAll(async () => {
     await h?.close();
+    rmSync(workDir, { recursive: true, force: true });
   });
 
   const deployment = async (name: string): Promise<Json> => (await h.t.call('GET', `/api/v1/deployments/${name}`)).json();
