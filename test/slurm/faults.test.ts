@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/observability/index.js';
 import { type ControlPlane, startControlPlane } from '../../src/server/index.js';
-import { ROOT } from '../helpers/cli.js';
+import { ROOT, childEnv } from '../helpers/cli.js';
 import { type TestControlPlane, startTestControlPlane } from '../helpers/controlPlane.js';
 import { until } from '../gateway/harness.js';
-import { SSHD_DIR, localCluster, quick, slurmInfraProblem } from './infra.js';
+import { localCluster, quick, slurmInfraProblem } from './infra.js';
 
 type Json = any;
 
@@ -18,9 +18,18 @@ function jobsOf(name: string): string[] {
   return execFileSync('squeue', ['-h', '-t', 'PENDING,RUNNING,CONFIGURING', '-n', name, '-o', '%i'], { encoding: 'utf8' }).split('\n').filter(Boolean);
 }
 
-/** Stops the test sshd and every session it serves (its master and the master's children, by pid). */
+/**
+ * This suite kills and restarts sshd, so it runs its own (scripts/services/sshd.sh with another
+ * directory and port) and leaves the shared one on 2222 to the other suites.
+ */
+const OWN_SSHD_DIR = '/var/tmp/catapult-test-infra/sshd-faults';
+const OWN_SSHD_PORT = 2223;
+const startOwnSshd = () =>
+  execFileSync('bash', [join(ROOT, 'scripts', 'services', 'sshd.sh')], { env: childEnv({ CATAPULT_SSHD_DIR: OWN_SSHD_DIR, CATAPULT_SSHD_PORT: String(OWN_SSHD_PORT) }) });
+
+/** Stops this suite's sshd and every session it serves (its master and the master's children, by pid). */
 function stopSshd(): void {
-  const pid = readFileSync(join(SSHD_DIR, 'sshd.pid'), 'utf8').trim();
+  const pid = readFileSync(join(OWN_SSHD_DIR, 'sshd.pid'), 'utf8').trim();
   let children: string[] = [];
   try {
     children = execFileSync('pgrep', ['-P', pid], { encoding: 'utf8' }).split('\n').filter(Boolean);
@@ -43,16 +52,22 @@ describe.skipIf(quick && problem !== undefined)('Slurm replicas survive faults',
 
   beforeAll(async () => {
     if (problem) throw new Error(`Real Slurm and sshd are needed: ${problem}`);
+    startOwnSshd();
     t = await startTestControlPlane('sqlite');
     cp = t.cp;
-    await t.call('POST', '/api/v1/slurm-clusters', { body: localCluster('hpc', workDir) });
+    const own = {
+      port: OWN_SSHD_PORT,
+      privateKey: readFileSync(join(OWN_SSHD_DIR, 'key'), 'utf8'),
+      hostKey: readFileSync(join(OWN_SSHD_DIR, 'hostkey.pub'), 'utf8'),
+    };
+    expect((await t.call('POST', '/api/v1/slurm-clusters', { body: localCluster('hpc', workDir, own) })).status).toBe(201);
     await t.call('POST', '/api/v1/models', { body: { name: 'iris', source: IRIS } });
   });
   afterAll(async () => {
-    execFileSync('bash', [join(ROOT, 'scripts', 'services', 'sshd.sh')]);
     await cp?.close();
     await t?.db.cleanup();
     rmSync(workDir, { recursive: true, force: true });
+    stopSshd();
   });
 
   const api = async (method: string, path: string, body?: unknown): Promise<Response> =>
@@ -91,7 +106,7 @@ describe.skipIf(quick && problem !== undefined)('Slurm replicas survive faults',
     expect(((await (await api('GET', '/api/v1/deployments/iris-ft')).json()) as Json).state).toBe('active');
     expect((await fetch(`${d.replicas.items[0].url}/v2/health/ready`)).status).toBe(200);
 
-    execFileSync('bash', [join(ROOT, 'scripts', 'services', 'sshd.sh')]);
+    startOwnSshd();
     await until(() => (cp.slurm.pollCommands.get('hpc') ?? 0) > commandsBefore + 2, 'polls to succeed again after the reconnect', 30_000);
     expect(jobsOf(jobName)).toEqual([job]);
     expect((await waitActive('iris-ft')).replicas.items[0].id).toBe(d.replicas.items[0].id);
