@@ -10,3 +10,4 @@ export { type DeploymentRouteDeps, deploymentRoutes, modelRoutes } from './route
 export { clusterStatusRoutes } from './routes/cluster.js';
 export { taskRoutes } from './routes/tasks.js';
 export { benchmarkRoutes, benchmarkSchema } from './routes/benchmarks.js';
+export { slurmRoutes } from './routes/slurm.js';

@@ -18,6 +18,7 @@ const GROUPS: { commands: string[]; load: () => Promise<(program: Command) => vo
   { commands: ['workers', 'join-token'], load: async () => (await import('./commands/workers.js')).registerWorkers },
   { commands: ['runtime'], load: async () => (await import('./commands/runtime.js')).registerRuntime },
   { commands: ['bench'], load: async () => (await import('./commands/bench.js')).registerBench },
+  { commands: ['slurm'], load: async () => (await import('./commands/slurm.js')).registerSlurm },
 ];
 
 /**

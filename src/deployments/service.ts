@@ -70,7 +70,11 @@ export interface ReplicaPlacer {
     allowCpuFallback: boolean;
     /** `name:version` of the model, for placement affinity with workers that have it cached. */
     modelKey: string | null;
+    /** The deployment's placement (backend, cluster, Slurm settings) and container, for backends other than agents. */
+    placement?: Record<string, unknown>;
   }): Promise<AssignmentView>;
+  /** Refuses a placement its backend cannot take (unknown cluster, a partition Slurm refuses), before anything is stored. */
+  checkPlacement?(input: { placement: Record<string, unknown>; cpu: number; memoryBytes: number; gpus: number }): Promise<void>;
   removeAssignment(id: string): Promise<unknown>;
   listAssignments(filter: { owner?: string }): AssignmentView[];
 }
@@ -227,6 +231,7 @@ export class DeploymentService {
     const runtime = this.runtime(spec.runtime);
     const modelId = await this.checkModel(spec, runtime);
     this.checkResources(spec, runtime);
+    await this.checkPlacement(spec, runtime);
     const now = this.d.clock.now();
     const row: DeploymentsTable = {
       id: newId('dep'),
@@ -276,6 +281,7 @@ export class DeploymentService {
     const spec = fromJson<DeploymentSpec>(current.spec, {} as DeploymentSpec);
     const next = applyDeploymentUpdate(spec, change);
     this.checkResources(next, this.runtime(next.runtime));
+    if (change.placement !== undefined || change.resources !== undefined || change.container !== undefined) await this.checkPlacement(next, this.runtime(next.runtime));
     // Only a change to what a replica runs needs new replicas; a replica count does not.
     const { replicas: _a, ...before } = spec;
     const { replicas: _b, ...after } = next;
@@ -367,6 +373,16 @@ export class DeploymentService {
         errors: [{ path: 'body/resources/gpus', message: `runtime ${runtime.name} requires GPUs` }],
       });
     }
+  }
+
+  private async checkPlacement(spec: DeploymentSpec, runtime: RuntimeInfo): Promise<void> {
+    if (!spec.placement.backend || spec.placement.backend === 'agents' || !this.d.placer.checkPlacement) return;
+    await this.d.placer.checkPlacement({
+      placement: { ...spec.placement, container: spec.container ?? null },
+      cpu: spec.resources.cpu ?? runtime.resources.cpu,
+      memoryBytes: spec.resources.memory ?? (runtime.resources.memoryBytes || DEFAULT_MEMORY),
+      gpus: spec.resources.gpus ? (spec.resources.gpus.count ?? 1) : 0,
+    });
   }
 
   private async reconcileAll(): Promise<void> {
@@ -511,6 +527,7 @@ export class DeploymentService {
       // runtime that can run without GPUs does not make a replica that asked for them fine on a CPU.
       allowCpuFallback: spec.placement.allowCpuFallback,
       modelKey: model ? `${model.name}:${model.version}` : null,
+      ...(spec.placement.backend && spec.placement.backend !== 'agents' ? { placement: { ...spec.placement, container: spec.container ?? null } } : {}),
     };
   }
 

@@ -59,6 +59,12 @@ export const deploymentSpecSchema = z.strictObject({
       selectors: z.record(z.string(), z.string()).default({}),
       policy: z.enum(['binpack', 'spread']).default('spread'),
       allowCpuFallback: z.boolean().default(false),
+      backend: z.enum(['agents', 'slurm']).optional().describe('Where replicas run: on agents (default) or as jobs on a Slurm cluster'),
+      cluster: z.string().min(1).max(63).optional().describe('The Slurm cluster (by name) when backend is slurm'),
+      partition: z.string().min(1).max(100).optional().describe("Slurm partition; default: the cluster's"),
+      account: z.string().min(1).max(100).optional().describe("Slurm account; default: the cluster's"),
+      qos: z.string().min(1).max(100).optional().describe("Slurm QOS; default: the cluster's"),
+      timeLimit: z.string().regex(/^(\d+-)?\d+(:\d+){0,2}$/, 'a Slurm time: minutes, H:MM:SS or D-HH:MM:SS').optional().describe("Slurm time limit of each replica's job; default: the cluster's"),
     })
     .default({ selectors: {}, policy: 'spread', allowCpuFallback: false }),
   env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name'), z.string()).default({}),
@@ -66,6 +72,14 @@ export const deploymentSpecSchema = z.strictObject({
   options: z.record(z.string(), z.unknown()).default({}).describe("Runtime options (see the runtime's documentation)"),
   readinessTimeoutSeconds: z.number().int().min(1).max(86_400).optional().describe("How long a replica may take to become ready; default: the runtime's"),
   servedModelName: z.string().min(1).max(200).optional().describe('Name clients use; default: the deployment name'),
+  container: z
+    .strictObject({
+      image: z.string().min(1).max(1000).describe('Apptainer image (a .sif path or a docker:// reference) the replica runs in'),
+      binds: z.array(z.string().min(1).max(1000)).max(50).default([]).describe('Extra bind mounts, src[:dst[:opts]]'),
+      gpuVendor: z.enum(['nvidia', 'amd']).optional().describe('Apptainer GPU flag: nvidia → --nv (default), amd → --rocm'),
+    })
+    .optional()
+    .describe('Runs each replica in a container; Slurm placement only (apptainer exec)'),
 });
 
 export type DeploymentSpecInput = z.input<typeof deploymentSpecSchema>;
@@ -98,6 +112,7 @@ export const deploymentUpdateSchema = z.strictObject({
   options: z.record(z.string(), z.unknown()).optional().describe("Runtime options (see the runtime's documentation); replaces them all"),
   limits: deploymentSpecSchema.shape.limits,
   readinessTimeoutSeconds: deploymentSpecSchema.shape.readinessTimeoutSeconds,
+  container: deploymentSpecSchema.shape.container,
 });
 export type DeploymentUpdate = z.output<typeof deploymentUpdateSchema>;
 

@@ -88,6 +88,56 @@ export const CATALOGUE = {
     title: 'Invalid event cursor',
     hint: 'Last-Event-ID and ?since must be a non-negative integer sequence number from a previous event.',
   },
+  CATAPULT_SLURM_CLUSTER_NOT_FOUND: {
+    status: 404,
+    title: 'Slurm cluster not found',
+    hint: 'List clusters with `catapult slurm ls` or GET /api/v1/slurm-clusters; add one with `catapult slurm add`.',
+  },
+  CATAPULT_SLURM_CLUSTER_EXISTS: {
+    status: 409,
+    title: 'A Slurm cluster with this name exists',
+    hint: 'Pick another name, or change the existing cluster with PATCH /api/v1/slurm-clusters/{name}.',
+  },
+  CATAPULT_SLURM_CLUSTER_IN_USE: {
+    status: 409,
+    title: 'Slurm cluster in use',
+    hint: 'Delete or move the deployments placed on this cluster (listed in `deployments`) first.',
+  },
+  CATAPULT_SLURM_HOST_KEY_MISMATCH: {
+    status: 502,
+    title: 'SSH host key does not match',
+    hint: "The login node presented a host key other than the cluster's `hostKey`. Verify it out of band (ssh-keyscan, your admins) and update `hostKey` only if the change is expected.",
+  },
+  CATAPULT_SLURM_AUTH_FAILED: {
+    status: 502,
+    title: 'SSH login refused',
+    hint: "Check the cluster's `user` and `privateKey`: the key's public half must be in the user's authorized_keys on the login node.",
+  },
+  CATAPULT_SLURM_UNREACHABLE: {
+    status: 502,
+    title: 'Slurm login node unreachable',
+    hint: "Check the cluster's `host`, `port` (and `jump` host), and that the login node accepts SSH from the control plane.",
+  },
+  CATAPULT_SLURM_CONNECTION_LOST: {
+    status: 502,
+    title: 'SSH connection to the cluster dropped',
+    hint: 'Catapult reconnects with backoff; retry the request.',
+  },
+  CATAPULT_SLURM_COMMAND_TIMEOUT: {
+    status: 504,
+    title: 'Command on the cluster timed out',
+    hint: 'The login node or slurmctld is slow or stuck; retry, or check `squeue` on the cluster.',
+  },
+  CATAPULT_SLURM_COMMAND_FAILED: {
+    status: 502,
+    title: 'Slurm command failed on the cluster',
+    hint: 'Read `detail` for Slurm\'s own message; check that Slurm commands work for this user on the login node.',
+  },
+  CATAPULT_SLURM_SUBMIT_REFUSED: {
+    status: 422,
+    title: 'Slurm refused the job',
+    hint: "Slurm's own words are in `detail` (unknown partition, more GPUs than a node has, a time limit the partition refuses, …); change the deployment's resources or the cluster's partition/time.",
+  },
   CATAPULT_WORKER_NOT_FOUND: {
     status: 404,
     title: 'Worker not found',

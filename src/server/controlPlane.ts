@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { type ApiDeps, type App, benchmarkRoutes, buildApi, clusterRoutes, clusterStatusRoutes, deploymentRoutes, gatewayRoutes, modelRoutes, taskRoutes } from '../api/index.js';
+import { type ApiDeps, type App, benchmarkRoutes, buildApi, clusterRoutes, clusterStatusRoutes, deploymentRoutes, gatewayRoutes, modelRoutes, slurmRoutes, taskRoutes } from '../api/index.js';
 import { AuditLog } from '../audit/index.js';
 import { BenchmarkService } from '../bench/index.js';
 import { KeyService } from '../auth/index.js';
@@ -12,6 +12,7 @@ import { ModelService } from '../models/index.js';
 import { type Logger, createMetricsRegistry } from '../observability/index.js';
 import { detectModelFormat, runtimeCatalog, runtimeForFormat } from './runtimes.js';
 import { loadSecretBox } from '../secrets/index.js';
+import { BackendPlacer, SlurmClusterService, SlurmPlacer } from '../slurm/index.js';
 import { Store } from '../store/index.js';
 import { TaskEngine, TaskHandlers, WorkerPool } from '../tasks/index.js';
 import { type Clock, explainListenError, systemClock } from '../util/index.js';
@@ -32,6 +33,9 @@ export interface ControlPlane {
   deployments: DeploymentService;
   /** Benchmarks and evaluations. */
   benchmarks: BenchmarkService;
+  /** Slurm clusters reached over SSH, and the replicas placed there as jobs. */
+  slurmClusters: SlurmClusterService;
+  slurm: SlurmPlacer;
   /** The durable task engine (queues, leases, retries). */
   tasks: TaskEngine;
   /** Runs control-plane task handlers in this process. */
@@ -93,6 +97,11 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   models.registerTasks(tasks, taskHandlers);
   models.artifactsDir = join(config.dataDir, 'artifacts');
   const replicaLogs = new ReplicaLogs(store, clock);
+  const slurmClusters = new SlurmClusterService({ store, events, clock });
+  let kickDeployments = (): void => undefined;
+  const slurm = new SlurmPlacer({ store, clock, log, clusters: slurmClusters, logs: replicaLogs, onChange: () => kickDeployments() });
+  slurmClusters.addUsage((name) => Promise.resolve(slurm.ownersOn(name)));
+  await slurm.start();
   const deployments = new DeploymentService({
     store,
     events,
@@ -100,10 +109,11 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     log,
     models,
     runtimes: runtimeCatalog,
-    placer: cluster,
+    placer: new BackendPlacer(cluster, slurm),
     routes: routeRegistry,
     gatewayUrl: `http://${config.gatewayHost === '0.0.0.0' ? '127.0.0.1' : config.gatewayHost}:${config.gatewayPort}`,
   });
+  kickDeployments = () => deployments.kick();
   const benchmarks = new BenchmarkService({
     store,
     events,
@@ -138,6 +148,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       modelRoutes({ models }),
       deploymentRoutes({ deployments, models, replicaLogs, events, runtimeForFormat }),
       benchmarkRoutes(benchmarks),
+      slurmRoutes(slurmClusters),
     ],
     consoleConnectOrigins: () => [deployments.gatewayUrl],
   };
@@ -173,6 +184,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     models,
     deployments,
     benchmarks,
+    slurmClusters,
+    slurm,
     tasks,
     taskPool,
     api,
@@ -183,6 +196,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       // Local benchmark runs end first (keeping what they recorded), so the task pool need not wait for them.
       await benchmarks.stop();
       await deployments.stop();
+      await slurm.stop();
+      slurmClusters.close();
       await taskPool.stop({ deadlineMs: 10_000 });
       await cluster.stop();
       events.close();

@@ -1,0 +1,60 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+
+/** Where scripts/services/sshd.sh keeps its keys. */
+export const SSHD_DIR = '/var/tmp/catapult-test-infra/sshd';
+export const SSHD_PORT = 2222;
+
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host: '127.0.0.1', port });
+    s.once('connect', () => {
+      s.end();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+/**
+ * Why the real Slurm and sshd these tests need are not usable, or undefined when they are. The tests
+ * fail with this message (they skip only under CATAPULT_TEST_QUICK=1).
+ */
+export async function slurmInfraProblem(): Promise<string | undefined> {
+  const problems: string[] = [];
+  try {
+    const out = execFileSync('sinfo', ['-h', '-o', '%t'], { encoding: 'utf8', timeout: 10_000 });
+    if (!/idle|mix|alloc/.test(out)) problems.push(`Slurm's node is not up (sinfo says '${out.trim()}'): run scripts/services/slurm.sh`);
+  } catch (err) {
+    problems.push(`Slurm is not running (${(err as Error).message.split('\n')[0]}): run scripts/services/slurm.sh`);
+  }
+  if (!(await listening(SSHD_PORT))) problems.push(`no sshd on 127.0.0.1:${SSHD_PORT}: run scripts/services/sshd.sh`);
+  return problems.length ? problems.join('; ') : undefined;
+}
+
+// The test-setup convention: CATAPULT_TEST_QUICK=1 skips suites whose services are down (with the reason).
+// eslint-disable-next-line no-restricted-syntax
+export const quick = process.env.CATAPULT_TEST_QUICK === '1';
+
+/** The cluster body for the local single-node Slurm behind the local sshd. */
+export function localCluster(name: string, workDir: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    name,
+    host: '127.0.0.1',
+    port: SSHD_PORT,
+    user: 'root',
+    privateKey: readFileSync(`${SSHD_DIR}/key`, 'utf8'),
+    hostKey: readFileSync(`${SSHD_DIR}/hostkey.pub`, 'utf8'),
+    workDir,
+    pollIntervalMs: 500,
+    ...extra,
+  };
+}
+
+export function squeueNames(): string[] {
+  return execFileSync('squeue', ['-h', '-o', '%j'], { encoding: 'utf8' })
+    .split('\n')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
