@@ -161,7 +161,7 @@ export class SlurmPlacer {
       id: newId('slr'),
       owner: input.owner,
       cluster: p.cluster ?? '',
-      spec: input.spec as unknown as ReplicaSpec,
+      spec: input.spec,
       cpu: input.resources.cpu,
       memoryBytes: input.resources.memoryBytes,
       gpus,
@@ -278,7 +278,7 @@ export class SlurmPlacer {
     return {
       id: r.id,
       owner: r.owner,
-      spec: r.spec as unknown as Record<string, unknown>,
+      spec: r.spec,
       workerId: r.workerId,
       gpuIndices: Array.from({ length: r.gpus }, (_, i) => i),
       desired: r.desired,
