@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
@@ -14,6 +15,7 @@ import { type EstimateOptions, type ResourceEstimate, estimateResources } from '
 import { type ScanReport, scanModel } from './scan.js';
 import { type S3Credentials, SourceError, downloadS3, parseS3 } from './sources.js';
 import { FolderWatcher, type WatchOptions } from './watch.js';
+import { SecretBox } from '../secrets/index.js';
 
 /** Where a model is in intake: `registered → analysing → scanned | unsafe | failed`. */
 export const MODEL_STATES = ['registered', 'analysing', 'scanned', 'unsafe', 'failed'] as const;
@@ -99,7 +101,8 @@ interface ModelsTable {
   override: string | null;
   updated_at: number;
   content_hash: string | null;
-  source_credentials_plaintext: string | null;
+  /** S3 credentials, sealed with the server's secret key. */
+  source_credentials: string | null;
 }
 interface ModelTables {
   models: ModelsTable;
@@ -139,7 +142,7 @@ export const modelMigrations: Record<string, CatapultMigration> = {
       await db.schema.alterTable('models').addColumn('content_hash', 'text').execute();
       await db.schema.createIndex('models_content_hash').on('models').column('content_hash').execute();
       // S3 credentials for the model's source, never returned by the API; to be encrypted by the secrets module.
-      await db.schema.alterTable('models').addColumn('source_credentials_plaintext', t.json).execute();
+      await db.schema.alterTable('models').addColumn('source_credentials', t.json).execute();
     },
   },
 };
@@ -219,6 +222,8 @@ export class ModelService {
 
   /** Where downloaded models go (`<dataDir>/artifacts`). */
   artifactsDir = join(process.cwd(), '.catapult', 'artifacts');
+  /** Seals source credentials at rest; the composition root gives it the server's key (a throwaway one otherwise). */
+  secrets: SecretBox = new SecretBox(randomBytes(32), { kind: 'setting' });
 
   async register(input: RegisterModelInput, cwd?: string, opts: { wait?: boolean } = {}): Promise<Model> {
     const id = newId('mdl');
@@ -252,7 +257,7 @@ export class ModelService {
       override: null,
       updated_at: this.clock.now(),
       content_hash: input.contentHash ?? null,
-      source_credentials_plaintext: input.credentials ? toJson(input.credentials) : null,
+      source_credentials: input.credentials ? this.secrets.sealJson(input.credentials) : null,
     };
     await this.store.write(async (trx) => {
       const db = tables<ModelTables>(trx);
@@ -329,7 +334,7 @@ export class ModelService {
       // Ingest: download into the artifact store, then analyse the local copy.
       try {
         const row = await this.row(id);
-        path = await downloadS3(model.source, join(this.artifactsDir, id), fromJson<S3Credentials | null>(row.source_credentials_plaintext, null));
+        path = await downloadS3(model.source, join(this.artifactsDir, id), this.secrets.openJson<S3Credentials | null>(row.source_credentials, null));
         const detected = await this.detect(path).catch((err: Error) => ({ format: 'unknown', evidence: `could not read: ${(err).message}` }));
         const size = statSync(path).isDirectory() ? await sizeOf(path) : statSync(path).size;
         await this.store.write(async (trx) => {

@@ -96,8 +96,9 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const models = new ModelService(store, events, clock, detectModelFormat);
   models.registerTasks(tasks, taskHandlers);
   models.artifactsDir = join(config.dataDir, 'artifacts');
+  models.secrets = secrets;
   const replicaLogs = new ReplicaLogs(store, clock);
-  const slurmClusters = new SlurmClusterService({ store, events, clock });
+  const slurmClusters = new SlurmClusterService({ store, events, clock, secrets });
   let kickDeployments = (): void => undefined;
   const slurm = new SlurmPlacer({ store, clock, log, clusters: slurmClusters, logs: replicaLogs, onChange: () => kickDeployments() });
   slurmClusters.addUsage((name) => Promise.resolve(slurm.ownersOn(name)));

@@ -6,6 +6,7 @@ import { fromJson, tables, toJson } from '../store/index.js';
 import { type Clock, newId } from '../util/index.js';
 import { SshCommunicator, type SshTarget } from './communicator.js';
 import { type ClusterReport, describeCluster } from './slurm.js';
+import type { SecretBox } from '../secrets/index.js';
 
 export const SLURM_CLUSTER_NAME = /^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$/;
 
@@ -156,7 +157,8 @@ export class SlurmClusterService {
   private readonly sessions = new Map<string, { key: string; comm: SshCommunicator }>();
   private readonly usage: ((clusterName: string) => Promise<string[]>)[] = [];
 
-  constructor(private readonly d: { store: Store; events: EventLog; clock: Clock }) {}
+  /** `secrets` seals the private keys at rest; rows are opened as they are read, so nothing else sees ciphertext. */
+  constructor(private readonly d: { store: Store; events: EventLog; clock: Clock; secrets: SecretBox }) {}
 
   /** Lets a domain that places work on clusters block their deletion while it uses them. */
   addUsage(fn: (clusterName: string) => Promise<string[]>): void {
@@ -174,9 +176,9 @@ export class SlurmClusterService {
       host: c.host,
       port: c.port,
       user: c.user,
-      private_key_secret: c.privateKey,
+      private_key_secret: this.d.secrets.seal(c.privateKey),
       host_key: c.hostKey.trim(),
-      jump_secret: c.jump ? toJson(c.jump) : null,
+      jump_secret: c.jump ? this.d.secrets.sealJson(c.jump) : null,
       settings: toJson(settingsOf(c)),
       created_at: now,
       updated_at: now,
@@ -194,7 +196,7 @@ export class SlurmClusterService {
 
   async list(): Promise<SlurmCluster[]> {
     const rows = await tables<SlurmTables>(this.d.store.db).selectFrom('slurm_clusters').selectAll().orderBy('name').execute();
-    return rows.map(view);
+    return rows.map((r) => view(this.opened(r)));
   }
 
   async get(ref: string): Promise<SlurmCluster> {
@@ -222,9 +224,9 @@ export class SlurmClusterService {
     if (ch.host !== undefined) next.host = ch.host;
     if (ch.port !== undefined) next.port = ch.port;
     if (ch.user !== undefined) next.user = ch.user;
-    if (ch.privateKey !== undefined) next.private_key_secret = ch.privateKey;
+    if (ch.privateKey !== undefined) next.private_key_secret = this.d.secrets.seal(ch.privateKey);
     if (ch.hostKey !== undefined) next.host_key = ch.hostKey.trim();
-    if ('jump' in ch) next.jump_secret = ch.jump ? toJson(ch.jump) : null;
+    if ('jump' in ch) next.jump_secret = ch.jump ? this.d.secrets.sealJson(ch.jump) : null;
     await this.d.store.write(async (trx) => {
       await tables<SlurmTables>(trx).updateTable('slurm_clusters').set(next).where('id', '=', current.id).execute();
       await this.d.events.append(trx, {
@@ -298,7 +300,16 @@ export class SlurmClusterService {
       (await db.selectFrom('slurm_clusters').selectAll().where('id', '=', ref).executeTakeFirst()) ??
       (await db.selectFrom('slurm_clusters').selectAll().where('name', '=', ref).executeTakeFirst());
     if (!row) throw new CatapultError('CATAPULT_SLURM_CLUSTER_NOT_FOUND', `No Slurm cluster '${ref}'.`, { ref });
-    return row;
+    return this.opened(row);
+  }
+
+  /** The row with its secrets opened (values written before sealing existed read as they are). */
+  private opened(row: SlurmClustersTable): SlurmClustersTable {
+    return {
+      ...row,
+      private_key_secret: this.d.secrets.open(row.private_key_secret),
+      jump_secret: row.jump_secret === null ? null : toJson(this.d.secrets.openJson<unknown>(row.jump_secret, null)),
+    };
   }
 }
 

@@ -46,6 +46,9 @@ describe('models from an S3-compatible store (s3rver)', () => {
     const events = await t.cp.events.listForSubjects(['model'], [m.id]);
     expect(events.map((e) => e.type)).toEqual(['model.registered', 'model.analysing', 'model.ingested', 'model.scanned']);
     expect(JSON.stringify(events)).not.toContain('S3RVER');
+    const row = (await t.cp.store.db.selectFrom('models' as never).selectAll().where('id' as never, '=', m.id as never).executeTakeFirstOrThrow()) as { source_credentials: string };
+    expect(row.source_credentials).toMatch(/^enc:v1:/);
+    expect(row.source_credentials).not.toContain('S3RVER');
   });
 
   it('registers a single object named by its key', async () => {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { type Server, createServer } from 'node:http';
 import { hostname, tmpdir } from 'node:os';
@@ -10,6 +11,7 @@ import { EventLog } from '../../src/events/index.js';
 import { allMigrations } from '../../src/server/migrations.js';
 import { systemClock } from '../../src/util/index.js';
 import { localCluster, quick, slurmInfraProblem } from './infra.js';
+import { SecretBox } from '../../src/secrets/index.js';
 
 const problem = await slurmInfraProblem();
 
@@ -29,7 +31,7 @@ describe.skipIf(quick && problem !== undefined)('benchmark command clients as Sl
     store = new Store({ databaseUrl: db.databaseUrl, sqliteFile: db.sqliteFile, migrations: allMigrations() });
     await store.migrate();
     events = new EventLog(store, systemClock, 100);
-    clusters = new SlurmClusterService({ store, events, clock: systemClock });
+    clusters = new SlurmClusterService({ store, events, clock: systemClock, secrets: new SecretBox(randomBytes(32), { kind: 'setting' }) });
     await clusters.create(localCluster('hpc', workDir, { timeLimit: '5' }));
     // The service under test: a real HTTP server the jobs reach by this node's name.
     server = createServer((req, res) => {
@@ -47,6 +49,12 @@ describe.skipIf(quick && problem !== undefined)('benchmark command clients as Sl
     await store?.close();
     await db?.cleanup();
     rmSync(workDir, { recursive: true, force: true });
+  });
+
+  it('keeps the private key of a cluster sealed at rest, never as the key text', async () => {
+    const row = await store.db.selectFrom('slurm_clusters' as never).selectAll().executeTakeFirstOrThrow() as { private_key_secret: string };
+    expect(row.private_key_secret).toMatch(/^enc:v1:/);
+    expect(row.private_key_secret).not.toContain('PRIVATE KEY');
   });
 
   it('runs two clients with SERVICE_URL after the service, records their jobs and times, and collects their logs and metrics', async () => {
