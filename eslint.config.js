@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'web/dist/**', 'web/src/api/schema.d.ts', 'bin/**', 'bench/run.js', 'scripts/*.mjs', 'test/fixtures/**', 'examples/**/*.mjs', 'eslint.config.js', '.catapult/**', 'test-artifacts/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'web/dist/**', 'web/src/api/schema.d.ts', 'bin/**', 'bench/run.js', 'scripts/*.mjs', 'scripts/gpu/*.mjs', '.gpu-bundle/**', 'test/fixtures/**', 'examples/**/*.mjs', 'eslint.config.js', '.catapult/**', 'test-artifacts/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
