@@ -58,7 +58,8 @@ describe('cluster API', () => {
   });
 
   it('shows each worker’s GPU use over the last minutes, from its heartbeats', async () => {
-    const a = (await (await t.call('POST', '/api/v1/agents/register', { key: tokenSecret, body: registerBody('api-perf') })).json()) as { workerId: string; credential: string };
+    // Its own zone: the GPUs it reports must not attract the placements of later tests.
+    const a = (await (await t.call('POST', '/api/v1/agents/register', { key: tokenSecret, body: { ...registerBody('api-perf'), labels: { zone: 'perf' } } })).json()) as { workerId: string; credential: string };
     const gpu = (index: number, utilizationPercent: number | null) => ({
       vendor: 'nvidia', index, name: 'H100', uuid: `GPU-perf-${index}`, memoryTotalBytes: 80 * GiB, memoryUsedBytes: 10 * GiB, utilizationPercent, temperatureC: 50, fake: true,
     });

@@ -86,10 +86,11 @@ describe.skipIf(quick && problem !== undefined)('Slurm clusters over SSH', () =>
     expect(names).toEqual(['local', 'nowhere', 'spoofed', 'wrongkey']);
   });
 
-  it('keeps the private key in the one secret column and deletes clusters', async () => {
+  it('keeps the private key sealed in the one secret column and deletes clusters', async () => {
     const raw = readFileSync(`${SSHD_DIR}/key`, 'utf8');
     const row = (await t.cp.store.db.selectFrom('slurm_clusters' as never).selectAll().where('name' as never, '=', 'local' as never).executeTakeFirst()) as Json;
-    expect(row.private_key_secret).toBe(raw);
+    expect(row.private_key_secret).toMatch(/^enc:v1:/);
+    expect(row.private_key_secret).not.toContain(raw.split('\n')[1]);
     expect(row.settings).not.toContain('PRIVATE KEY');
     expect((await t.call('DELETE', '/api/v1/slurm-clusters/nowhere')).status).toBe(200);
     expect((await t.call('GET', '/api/v1/slurm-clusters/nowhere')).status).toBe(404);
