@@ -50,6 +50,8 @@ interface Running {
   handlerDone: boolean;
   /** Handler finished and outcome recorded (or given up). */
   done: Promise<void>;
+  /** Heartbeats failed in a row: the first is a warning, the rest (a control plane away) are debug. */
+  beatFailures: number;
 }
 
 const SETTLE_TRIES = 3;
@@ -260,6 +262,7 @@ export class WorkerPool {
       lost: false,
       handlerDone: false,
       done: Promise.resolve(),
+      beatFailures: 0,
     };
     const key = `${claimed.task.id}/${claimed.lease.leaseId}`;
     this.held.set(key, entry);
@@ -367,6 +370,7 @@ export class WorkerPool {
           throw leaseGone(entry);
         }
         entry.expiresAt = beat.expiresAt;
+        entry.beatFailures = 0;
         if (beat.cancelRequested && !entry.controller.signal.aborted) {
           entry.controller.abort(TaskFailure.nonRetryable(ENGINE_FAILURE_CODES.cancelled, 'The task was cancelled.'));
         }
@@ -376,7 +380,8 @@ export class WorkerPool {
         } else if (this.resources.clock.now() >= entry.expiresAt) {
           this.loseLease(entry, new TaskFailure(ENGINE_FAILURE_CODES.leaseLost, 'The lease ran out before a heartbeat got through.', { cause: err }));
         } else {
-          this.resources.log.warn({ err, task: entry.claimed.task.id }, 'task heartbeat failed; will try again');
+          const level = entry.beatFailures++ === 0 ? 'warn' : 'debug';
+          this.resources.log[level]({ err, task: entry.claimed.task.id }, 'task heartbeat failed; will try again');
         }
         throw err;
       } finally {
