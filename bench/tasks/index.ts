@@ -20,7 +20,7 @@ import PgBoss from 'pg-boss';
 import { EventLog, eventMigrations } from '../../src/events/index.js';
 import { createMetricsRegistry, silentLogger } from '../../src/observability/index.js';
 import { Store } from '../../src/store/index.js';
-import { type Lease, TaskEngine, TaskHandlers, WorkerPool, taskMigrations } from '../../src/tasks/index.js';
+import { EngineTransport, type Lease, TaskEngine, TaskHandlers, WorkerPool, taskMigrations } from '../../src/tasks/index.js';
 import { systemClock } from '../../src/util/index.js';
 import { ROOT, goal, median, report, sleep } from '../common.js';
 
@@ -139,7 +139,7 @@ async function runPool(store: Store, queue: string, tasks: number): Promise<numb
       return null;
     },
   });
-  const pool = new WorkerPool(engine, { store, clock: systemClock, log }, { handlers, concurrency: WORKERS, maintenanceMs: 0 });
+  const pool = new WorkerPool(new EngineTransport(engine, store), { clock: systemClock, log }, { handlers, concurrency: WORKERS, maintenanceMs: 0 });
   await pool.start();
   const started = performance.now();
   for (let i = 0; i < tasks; i += PRODUCER_BATCH) {

@@ -43,7 +43,7 @@ export class AgentClient {
   }
 
   /** Claims up to `limit` due tasks of the given kinds (the task engine's agent protocol). */
-  claimTasks(body: { queues: string[]; kinds: string[]; limit: number; leaseMs: number; worker?: string }, signal?: AbortSignal): Promise<{ tasks: { task: { id: string; kind: string; payload: unknown; attempts: number }; lease: { id: string; owner: string; expiresAt: number } }[] }> {
+  claimTasks(body: { queues: string[]; kinds?: string[]; limit: number; leaseMs: number; worker?: string }, signal?: AbortSignal): Promise<{ tasks: { task: { id: string; kind: string; payload: unknown; attempts: number }; lease: { id: string; owner: string; expiresAt: number } }[] }> {
     return this.request('POST', '/api/v1/agents/tasks/claim', body, signal);
   }
 
@@ -55,7 +55,7 @@ export class AgentClient {
     return this.request('POST', `/api/v1/agents/tasks/${encodeURIComponent(taskId)}/complete`, body);
   }
 
-  failTask(taskId: string, body: { leaseId: string; worker?: string; error: { code: string; message: string; retryable: boolean } }): Promise<unknown> {
+  failTask(taskId: string, body: { leaseId: string; worker?: string; error: { code: string; message: string; retryable: boolean; retryAfterMs?: number } }): Promise<unknown> {
     return this.request('POST', `/api/v1/agents/tasks/${encodeURIComponent(taskId)}/fail`, body);
   }
 

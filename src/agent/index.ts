@@ -1,5 +1,6 @@
 export { Agent, type AgentOptions, agentStateFile } from './agent.js';
 export { BenchWorker, type BenchWorkerOptions } from './bench.js';
+export { HttpTaskTransport, type HttpTaskTransportOptions } from './tasks.js';
 export { AgentClient, ServerError } from './client.js';
 export { NoopExecutor, type ReplicaExecutor, type ReplicaStatus } from './executor.js';
 export {

@@ -14,7 +14,7 @@ import { detectModelFormat, runtimeCatalog, runtimeForFormat } from './runtimes.
 import { loadSecretBox } from '../secrets/index.js';
 import { BackendPlacer, SlurmClusterService, SlurmPlacer } from '../slurm/index.js';
 import { Store } from '../store/index.js';
-import { TaskEngine, TaskHandlers, WorkerPool } from '../tasks/index.js';
+import { EngineTransport, TaskEngine, TaskHandlers, WorkerPool } from '../tasks/index.js';
 import { type Clock, explainListenError, systemClock } from '../util/index.js';
 import { allMigrations } from './migrations.js';
 import type { Resources } from './resources.js';
@@ -134,7 +134,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   if (sealed > 0) log.info({ sealed }, 'secrets stored in clear by an older version encrypted');
   benchmarks.registerTasks(taskHandlers);
   opts.registerTasks?.(taskHandlers);
-  const taskPool = new WorkerPool(tasks, { store, clock, log }, { handlers: taskHandlers, concurrency: TASK_CONCURRENCY });
+  const taskPool = new WorkerPool(new EngineTransport(tasks, store), { clock, log }, { handlers: taskHandlers, concurrency: TASK_CONCURRENCY });
   const resources: Resources = { config, store, clock, log, events, metrics };
   const deps: ApiDeps = {
     resources,

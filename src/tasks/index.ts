@@ -13,6 +13,7 @@ export {
 export { type HandlerRegistration, type TaskContext, type TaskHandler, TaskHandlers } from './handlers.js';
 export { type StopResult, WorkerPool, type WorkerPoolOptions } from './pool.js';
 export { taskMigrations } from './schema.js';
+export { EngineTransport, type HeartbeatResult, type OutcomeResult, type TaskTransport } from './transport.js';
 export {
   type BackoffPolicy,
   type ClaimOptions,

@@ -5,7 +5,7 @@ import { type Backend, describeEachBackend } from '../../test/helpers/services.j
 import { type TaskHarness, gate, startTaskHarness, waitFor } from '../../test/tasks/harness.js';
 import { silentLogger } from '../observability/index.js';
 import type { CatapultMigration } from '../store/index.js';
-import { type TaskContext, TaskFailure, TaskHandlers, WorkerPool, type WorkerPoolOptions, isTaskFailure } from './index.js';
+import { EngineTransport, type TaskContext, TaskFailure, TaskHandlers, WorkerPool, type WorkerPoolOptions, isTaskFailure } from './index.js';
 
 const effectsMigration: Record<string, CatapultMigration> = {
   '9000_effects': {
@@ -29,8 +29,8 @@ describeEachBackend('task worker pool', (backend: Backend) => {
 
   const startPool = async (handlers: TaskHandlers, options: Partial<WorkerPoolOptions> = {}): Promise<WorkerPool> => {
     const pool = new WorkerPool(
-      h.engine,
-      { store: h.store, clock: h.clock, log: silentLogger() },
+      new EngineTransport(h.engine, h.store),
+      { clock: h.clock, log: silentLogger() },
       { handlers, pollMs: 20, heartbeatMs: 20, leaseMs: 60_000, maintenanceMs: 20, ...options },
     );
     pools.push(pool);
@@ -61,7 +61,7 @@ describeEachBackend('task worker pool', (backend: Backend) => {
     expect(() => handlers.register('x', () => 2, { queue: 'other' })).toThrow(/already has a handler/);
     await startPool(handlers);
     expect(() => handlers.register('y', () => 3, { queue: 'q' })).toThrow(/already started/);
-    expect(() => new WorkerPool(h.engine, { store: h.store, clock: h.clock, log: silentLogger() }, { handlers, leaseMs: 100, heartbeatMs: 100 })).toThrow(
+    expect(() => new WorkerPool(new EngineTransport(h.engine, h.store), { clock: h.clock, log: silentLogger() }, { handlers, leaseMs: 100, heartbeatMs: 100 })).toThrow(
       /heartbeatMs/,
     );
   });
@@ -70,7 +70,7 @@ describeEachBackend('task worker pool', (backend: Backend) => {
     await h.engine.enqueue({ queue: 'q', kind: 'orphan' });
     const lines: string[] = [];
     const log = pino({ level: 'warn' }, { write: (line: string) => lines.push(line) });
-    const pool = new WorkerPool(h.engine, { store: h.store, clock: h.clock, log }, { handlers: TaskHandlers.of('q', { known: () => 'ok' }) });
+    const pool = new WorkerPool(new EngineTransport(h.engine, h.store), { clock: h.clock, log }, { handlers: TaskHandlers.of('q', { known: () => 'ok' }) });
     pools.push(pool);
     await pool.start();
     expect(lines.map((l) => JSON.parse(l) as { msg: string; unhandled: unknown })).toContainEqual(

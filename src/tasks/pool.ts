@@ -1,10 +1,8 @@
-import { isCatapultError } from '../errors/index.js';
 import type { Logger } from '../observability/index.js';
-import type { Store } from '../store/index.js';
 import { type Clock, newId } from '../util/index.js';
-import type { TaskEngine } from './engine.js';
 import { ENGINE_FAILURE_CODES, TaskFailure, isTaskFailure } from './failure.js';
 import type { HandlerRegistration, TaskContext, TaskHandlers } from './handlers.js';
+import type { OutcomeResult, TaskTransport } from './transport.js';
 import type { ClaimedTask } from './types.js';
 
 export interface WorkerPoolOptions {
@@ -15,13 +13,18 @@ export interface WorkerPoolOptions {
   concurrency?: number;
   /** Most tasks one claim takes; default `concurrency`. */
   batchSize?: number;
-  /** Lease length; default the engine's. */
+  /** Lease length; default the transport's. */
   leaseMs?: number;
   /** How often running tasks heartbeat; default a third of the lease. */
   heartbeatMs?: number;
   /** How long to wait before claiming again when the queues were empty; default 500 ms. */
   pollMs?: number;
-  /** How often to reclaim expired leases and promote due retries; default 1 s, 0 turns it off. */
+  /** How long to wait before claiming again after a claim failed; default `pollMs`. */
+  retryMs?: number;
+  /**
+   * How often to reclaim expired leases and promote due retries; default 1 s, 0 turns it off. Only
+   * for a transport that does maintenance (the in-process engine).
+   */
   maintenanceMs?: number;
 }
 
@@ -35,7 +38,7 @@ export interface StopResult {
 interface Running {
   claimed: ClaimedTask;
   controller: AbortController;
-  /** Lease expiry as last confirmed by the store. */
+  /** Lease expiry (on the pool's clock) as last confirmed through the transport. */
   expiresAt: number;
   timer: NodeJS.Timeout | undefined;
   beating: Promise<void> | undefined;
@@ -47,14 +50,17 @@ interface Running {
   handlerDone: boolean;
   /** Handler finished and outcome recorded (or given up). */
   done: Promise<void>;
+  /** Heartbeats failed in a row: the first is a warning, the rest (a control plane away) are debug. */
+  beatFailures: number;
 }
 
 const SETTLE_TRIES = 3;
 
 /**
- * Runs control-plane tasks in this process: claims from the queues its handlers serve, runs each
- * handler with a heartbeat that keeps the lease and delivers cancellation, records the outcome, and
- * runs the engine's maintenance (expired leases, due retries) on a timer.
+ * The one task-worker loop: claims from the queues its handlers serve, runs each handler with a
+ * heartbeat that keeps the lease and delivers cancellation, and records the outcome, all through a
+ * transport: the in-process engine (control-plane tasks, with the engine's maintenance on a timer)
+ * or the control plane over HTTP (an agent's shards).
  */
 export class WorkerPool {
   readonly workerId: string;
@@ -63,7 +69,12 @@ export class WorkerPool {
   private readonly leaseMs: number;
   private readonly heartbeatMs: number;
   private readonly pollMs: number;
+  private readonly retryMs: number;
   private readonly maintenanceMs: number;
+  /** Aborts a claim in flight when the pool stops. */
+  private readonly stopClaims = new AbortController();
+  /** Claim failures in a row: the first is a warning, the rest (a control plane away) are debug. */
+  private claimFailures = 0;
   /** Attempts this pool holds, from claim until their outcome is written. */
   private readonly held = new Map<string, Running>();
   /** Handlers running now; a slot frees when the handler returns, not when its outcome is written. */
@@ -80,18 +91,19 @@ export class WorkerPool {
   private stopping: Promise<StopResult> | undefined;
 
   constructor(
-    private readonly engine: TaskEngine,
-    private readonly resources: { store: Store; clock: Clock; log: Logger },
+    private readonly transport: TaskTransport,
+    private readonly resources: { clock: Clock; log: Logger },
     private readonly options: WorkerPoolOptions,
   ) {
     this.workerId = options.workerId ?? newId('worker');
     this.concurrency = options.concurrency ?? 4;
     this.batchSize = options.batchSize ?? this.concurrency;
-    this.leaseMs = options.leaseMs ?? engine.defaultLeaseMs;
+    this.leaseMs = options.leaseMs ?? transport.defaultLeaseMs;
     this.heartbeatMs = options.heartbeatMs ?? Math.max(10, Math.floor(this.leaseMs / 3));
     this.pollMs = options.pollMs ?? 500;
-    this.maintenanceMs = options.maintenanceMs ?? 1_000;
-    for (const [name, value] of Object.entries({ concurrency: this.concurrency, batchSize: this.batchSize, leaseMs: this.leaseMs, pollMs: this.pollMs })) {
+    this.retryMs = options.retryMs ?? this.pollMs;
+    this.maintenanceMs = transport.maintain ? (options.maintenanceMs ?? 1_000) : 0;
+    for (const [name, value] of Object.entries({ concurrency: this.concurrency, batchSize: this.batchSize, leaseMs: this.leaseMs, pollMs: this.pollMs, retryMs: this.retryMs })) {
       if (!Number.isInteger(value) || value < 1) throw new Error(`worker pool ${name} must be a positive integer, not ${value}`);
     }
     if (this.heartbeatMs >= this.leaseMs) throw new Error(`worker pool heartbeatMs (${this.heartbeatMs}) must be shorter than leaseMs (${this.leaseMs})`);
@@ -112,8 +124,8 @@ export class WorkerPool {
     handlers.freeze(`worker pool ${this.workerId}`);
     this.kinds = handlers.kinds();
     this.queues = handlers.queues();
-    if (this.queues.length > 0) {
-      const waiting = await this.engine.pendingKinds(this.queues);
+    if (this.queues.length > 0 && this.transport.pendingKinds) {
+      const waiting = await this.transport.pendingKinds(this.queues);
       const unhandled = waiting.filter((w) => !handlers.get(w.kind));
       if (unhandled.length > 0) {
         this.resources.log.warn({ unhandled }, 'tasks wait in queues this worker pool serves, but no handler here runs their kind');
@@ -121,7 +133,7 @@ export class WorkerPool {
     }
     this.state = 'running';
     const mine = new Set(this.queues);
-    this.unsubscribe = this.engine.onEnqueue((queues) => {
+    this.unsubscribe = this.transport.onEnqueue?.((queues) => {
       if (queues.length === 0 || queues.some((q) => mine.has(q))) this.wake();
     });
     if (this.kinds.length > 0) this.loopDone = this.loop();
@@ -158,6 +170,7 @@ export class WorkerPool {
     this.state = 'stopping';
     this.unsubscribe?.();
     if (this.maintenanceTimer) clearInterval(this.maintenanceTimer);
+    this.stopClaims.abort();
     this.wake();
     await this.loopDone;
     const inFlight = [...this.held.values()];
@@ -174,8 +187,8 @@ export class WorkerPool {
       for (const r of [...this.held.values()].filter((h) => !h.handlerDone)) {
         this.loseLease(r, new TaskFailure(ENGINE_FAILURE_CODES.shutdown, 'The worker shut down before the task finished; it went back to its queue.'));
         try {
-          await this.engine.release(r.claimed.lease);
-          released++;
+          const answer = await this.transport.release(r.claimed.lease);
+          if (!answer.lost) released++;
         } catch (err) {
           this.resources.log.debug({ err, task: r.claimed.task.id }, 'could not release task at shutdown');
         }
@@ -199,15 +212,18 @@ export class WorkerPool {
       this.kicked = false;
       let claimed: ClaimedTask[];
       try {
-        claimed = await this.engine.claim({ owner: this.workerId, queues: this.queues, kinds: this.kinds, limit, leaseMs: this.leaseMs });
+        claimed = await this.transport.claim({ owner: this.workerId, queues: this.queues, kinds: this.kinds, limit, leaseMs: this.leaseMs }, this.stopClaims.signal);
+        this.claimFailures = 0;
       } catch (err) {
-        this.resources.log.warn({ err }, 'claiming tasks failed; trying again after the poll interval');
-        await this.pause(this.pollMs);
+        if (this.state !== 'running') break;
+        const level = this.claimFailures++ === 0 ? 'warn' : 'debug';
+        this.resources.log[level]({ err }, 'claiming tasks failed; trying again shortly');
+        await this.pause(this.retryMs);
         continue;
       }
       if (this.state !== 'running') {
         // Claimed while shutdown began: hand them straight back rather than start work we may not finish.
-        await Promise.all(claimed.map((c) => this.engine.release(c.lease).catch(() => undefined)));
+        await Promise.all(claimed.map((c) => this.transport.release(c.lease).catch(() => undefined)));
         break;
       }
       for (const c of claimed) this.run(c);
@@ -246,6 +262,7 @@ export class WorkerPool {
       lost: false,
       handlerDone: false,
       done: Promise.resolve(),
+      beatFailures: 0,
     };
     const key = `${claimed.task.id}/${claimed.lease.leaseId}`;
     this.held.set(key, entry);
@@ -274,7 +291,7 @@ export class WorkerPool {
     const log = this.resources.log.child({ task: task.id, kind: task.kind, attempt: task.attempts });
     if (!registration) {
       // Claims name only registered kinds, so this means the registry changed under a running pool.
-      await this.settle(entry, () => this.engine.fail(lease, TaskFailure.nonRetryable('TASK_NO_HANDLER', `No handler for task kind '${task.kind}'.`)), log);
+      await this.settle(entry, () => this.transport.fail(lease, TaskFailure.nonRetryable('TASK_NO_HANDLER', `No handler for task kind '${task.kind}'.`)), log);
       return;
     }
     const ctx: TaskContext = {
@@ -286,11 +303,8 @@ export class WorkerPool {
       heartbeat: () => this.heartbeat(entry),
       complete: async (fn) => {
         if (entry.lost) throw leaseGone(entry);
-        const value = await this.resources.store.write(async (trx) => {
-          const v = await fn(trx);
-          await this.engine.complete(lease, v, { trx });
-          return v;
-        });
+        if (!this.transport.completeWith) throw new Error('ctx.complete(fn) needs the in-process task engine; return the result from the handler instead');
+        const value = await this.transport.completeWith(lease, fn);
         entry.completed = true;
         return value;
       },
@@ -313,27 +327,24 @@ export class WorkerPool {
     }
     if (outcome.ok) {
       const value = outcome.value;
-      await this.settle(entry, () => this.engine.complete(lease, value), log);
+      await this.settle(entry, () => this.transport.complete(lease, value), log);
     } else {
       const error = outcome.error;
-      await this.settle(entry, () => this.engine.fail(lease, error), log);
+      await this.settle(entry, () => this.transport.fail(lease, error), log);
     }
   }
 
   /**
-   * Records an outcome, retrying a store hiccup a few times. If it still fails the lease simply runs
+   * Records an outcome, retrying a hiccup (store, network) a few times. If it still fails the lease simply runs
    * out and the task is reclaimed: at-least-once, never lost.
    */
-  private async settle(entry: Running, record: () => Promise<unknown>, log: Logger): Promise<void> {
+  private async settle(entry: Running, record: () => Promise<OutcomeResult>, log: Logger): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        await record();
+        const answer = await record();
+        if (answer.lost) log.info({ err: answer.lost }, 'task outcome not recorded: the lease is gone');
         return;
       } catch (err) {
-        if (isCatapultError(err) && (err.code === 'CATAPULT_TASK_LEASE_LOST' || err.code === 'CATAPULT_TASK_NOT_FOUND')) {
-          log.info({ err: err.message }, 'task outcome not recorded: the lease is gone');
-          return;
-        }
         if (attempt >= SETTLE_TRIES || entry.lost) {
           log.error({ err }, 'could not record task outcome; the task will be reclaimed when its lease expires');
           return;
@@ -353,18 +364,24 @@ export class WorkerPool {
     }
     entry.beating ??= (async () => {
       try {
-        const beat = await this.engine.heartbeat(entry.claimed.lease, { leaseMs: this.leaseMs });
+        const beat = await this.transport.heartbeat(entry.claimed.lease, this.leaseMs);
+        if (beat.lost !== undefined) {
+          this.loseLease(entry, new TaskFailure(ENGINE_FAILURE_CODES.leaseLost, beat.lost));
+          throw leaseGone(entry);
+        }
         entry.expiresAt = beat.expiresAt;
+        entry.beatFailures = 0;
         if (beat.cancelRequested && !entry.controller.signal.aborted) {
           entry.controller.abort(TaskFailure.nonRetryable(ENGINE_FAILURE_CODES.cancelled, 'The task was cancelled.'));
         }
       } catch (err) {
-        if (isCatapultError(err) && (err.code === 'CATAPULT_TASK_LEASE_LOST' || err.code === 'CATAPULT_TASK_NOT_FOUND')) {
-          this.loseLease(entry, new TaskFailure(ENGINE_FAILURE_CODES.leaseLost, err.message, { cause: err }));
+        if (entry.lost) {
+          // Already told the handler; nothing to add.
         } else if (this.resources.clock.now() >= entry.expiresAt) {
           this.loseLease(entry, new TaskFailure(ENGINE_FAILURE_CODES.leaseLost, 'The lease ran out before a heartbeat got through.', { cause: err }));
         } else {
-          this.resources.log.warn({ err, task: entry.claimed.task.id }, 'task heartbeat failed; will try again');
+          const level = entry.beatFailures++ === 0 ? 'warn' : 'debug';
+          this.resources.log[level]({ err, task: entry.claimed.task.id }, 'task heartbeat failed; will try again');
         }
         throw err;
       } finally {
@@ -385,7 +402,7 @@ export class WorkerPool {
     if (this.maintaining) return;
     this.maintaining = (async () => {
       try {
-        await this.engine.maintain();
+        await this.transport.maintain?.();
       } catch (err) {
         this.resources.log.warn({ err }, 'task maintenance failed; will try again');
       } finally {

@@ -2,8 +2,9 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import { silentLogger } from '../../src/observability/index.js';
 import { startControlPlane } from '../../src/server/index.js';
-import { TaskFailure } from '../../src/tasks/index.js';
-import { ManualClock } from '../../src/util/index.js';
+import { AgentClient, HttpTaskTransport } from '../../src/agent/index.js';
+import { TaskFailure, TaskHandlers, WorkerPool, isTaskFailure } from '../../src/tasks/index.js';
+import { ManualClock, systemClock } from '../../src/util/index.js';
 import { type TestControlPlane, startTestControlPlane } from '../helpers/controlPlane.js';
 import { type Backend, createTestDatabase, describeEachBackend } from '../helpers/services.js';
 import { waitFor } from './harness.js';
@@ -142,6 +143,69 @@ describeEachBackend('task API', (backend: Backend) => {
     [{ lease }] = (await claim({ queues: ['agent-fail-q'] })).body.tasks;
     const released = await json(await t.call('POST', `/api/v1/agents/tasks/${task.id}/release`, { body: { leaseId: lease.id } }));
     expect(released.body).toMatchObject({ state: 'queued', attempts: 1 });
+  });
+
+  it('runs the handlers an agent registers on a worker pool over HTTP: results, failures, cancels and lost leases reach both sides', async () => {
+    const client = new AgentClient(t.url);
+    client.bearer = t.adminKey;
+    const aborted = new Map<string, unknown>();
+    const waitForAbort = (ctx: { task: { id: string }; signal: AbortSignal }) =>
+      new Promise((_, reject) => {
+        ctx.signal.addEventListener('abort', () => {
+          aborted.set(ctx.task.id, ctx.signal.reason);
+          reject(ctx.signal.reason as Error);
+        });
+      });
+    const handlers = TaskHandlers.of('http-q', {
+      add: ({ payload }) => {
+        const { a, b } = payload as { a: number; b: number };
+        return { sum: a + b };
+      },
+      busy: () => {
+        throw new TaskFailure('GPU_BUSY', 'all GPUs taken', { retryAfterMs: 60_000 });
+      },
+      broken: () => {
+        throw TaskFailure.nonRetryable('MODEL_NOT_FOUND', 'no such model');
+      },
+      long: waitForAbort,
+    });
+    const pool = new WorkerPool(new HttpTaskTransport(client), { clock: systemClock, log: silentLogger() }, { handlers, workerId: 'gpu0', concurrency: 4, pollMs: 20, heartbeatMs: 50, leaseMs: 5_000 });
+    await pool.start();
+    const submit = async (kind: string, payload?: unknown, extra: Record<string, unknown> = {}) =>
+      (await json(await t.call('POST', '/api/v1/tasks', { body: { queue: 'http-q', kind, payload, ...extra }, key: deployKey }))).body.id as string;
+    const task = async (id: string) => (await json(await t.call('GET', `/api/v1/tasks/${id}`, { key: readKey }))).body;
+    try {
+      const add = await submit('add', { a: 2, b: 3 });
+      const busy = await submit('busy');
+      const broken = await submit('broken');
+      const cancelMe = await submit('long');
+      const loseMe = await submit('long', null, { maxAttempts: 1 });
+      expect(await waitFor(async () => ((await task(add)).state === 'succeeded' ? task(add) : undefined), 'add to succeed')).toMatchObject({ result: { sum: 5 } });
+      const failed = await waitFor(async () => ((await task(busy)).state === 'failed' ? task(busy) : undefined), 'busy to fail');
+      expect(failed).toMatchObject({ error: { code: 'GPU_BUSY', retryable: true }, runAt: clock.now() + 60_000 });
+      expect(await waitFor(async () => ((await task(broken)).state === 'dead' ? task(broken) : undefined), 'broken to die')).toMatchObject({
+        error: { code: 'MODEL_NOT_FOUND', retryable: false },
+      });
+      expect((await waitFor(async () => ((await task(cancelMe)).state === 'running' ? task(cancelMe) : undefined), 'long to run')).lease.owner).toMatch(/^key:.+\/gpu0$/);
+
+      // A cancel reaches the handler through the pool's heartbeat; the task ends cancelled.
+      await t.call('POST', `/api/v1/tasks/${cancelMe}/cancel`, { key: deployKey });
+      await waitFor(async () => (await task(cancelMe)).state === 'cancelled', 'the cancel to reach the handler');
+      expect(aborted.get(cancelMe)).toMatchObject({ code: 'TASK_CANCELLED' });
+
+      // The control plane reclaims a lease (its clock passed the expiry): the next heartbeat is refused and the handler aborted.
+      await waitFor(async () => {
+        clock.advance(10_000);
+        await t.cp.tasks.maintain();
+        return (await task(loseMe)).state === 'dead';
+      }, 'the lease to be reclaimed');
+      await waitFor(() => aborted.has(loseMe), 'the handler to hear of the lost lease');
+      const reason = aborted.get(loseMe);
+      expect(isTaskFailure(reason) && reason.code).toBe('TASK_LEASE_LOST');
+      expect((await task(loseMe)).error).toMatchObject({ code: 'TASK_LEASE_EXPIRED' });
+    } finally {
+      await pool.stop({ deadlineMs: 0 });
+    }
   });
 
   it('rejects unknown fields and malformed claims with a validation error', async () => {
