@@ -24,7 +24,13 @@ describe('catapult agent --port-range', () => {
     await agent.waitFor(/Agent \S+ joined/);
   });
   afterAll(async () => {
+    // A standalone agent leaves replicas running when it stops (the next one adopts them): wait until
+    // the deletion has stopped them, so nothing outlives the test.
     await t?.call('DELETE', '/api/v1/deployments/ranged-llm');
+    await until('the replicas to stop', async () => {
+      const open = await Promise.all([FROM, TO].map((port) => fetch(`http://127.0.0.1:${port}/v1/models`).then(() => true, () => false)));
+      return open.every((o) => !o);
+    }, 30_000).catch(() => undefined);
     await agent?.kill('SIGTERM');
     blocker.close();
     await t?.close();
