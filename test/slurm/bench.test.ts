@@ -10,19 +10,10 @@ type Json = any;
 
 const problem = await slurmInfraProblem();
 
-/** Seed 004's client: infers once through SERVICE_URL and writes what it saw as a metrics JSON. */
-const COMMAND = [
-  'body=\'{"inputs":[{"name":"input","datatype":"FP32","shape":[1,4],"data":[5.1,3.5,1.4,0.2]}]}\'',
-  't0=$(date +%s%N)',
-  'code=$(curl -s -o answer.json -w "%{http_code}" -H "content-type: application/json" -d "$body" "$SERVICE_URL/v2/models/$SERVICE_NAME/infer")',
-  't1=$(date +%s%N)',
-  'echo "client on $(hostname) asked $SERVICE_HOSTNAME:$SERVICE_PORT: HTTP $code"',
-  'cat answer.json; echo',
-  'printf \'{"status": %s, "latency_ms": %s, "service": "%s"}\' "$code" "$(( (t1 - t0) / 1000000 ))" "$SERVICE_NAME" > "$METRICS_FILE"',
-  'test "$code" = 200',
-].join('\n');
+/** The example recipe (examples/bench/slurm-command-clients.yaml): iris on cluster `hpc`, two clients curling SERVICE_URL. */
+const EXAMPLE = readFileSync(join(ROOT, 'examples', 'bench', 'slurm-command-clients.yaml'), 'utf8');
 
-function recipe(name: string, command: string, keep = false): string {
+function recipe(name: string, command: string): string {
   return `
 name: ${name}
 target:
@@ -31,7 +22,7 @@ target:
     model: iris
     backend: slurm
     resources: { cpu: 1, memory: 512Mi }
-    keep: ${keep}
+    keep: false
 clients:
   count: 2
   where: slurm
@@ -42,11 +33,13 @@ ${command.replace(/^/gm, '    ')}
 `;
 }
 
-function liveJobs(prefix: string): string[] {
-  return execFileSync('squeue', ['-h', '-o', '%j'], { encoding: 'utf8' })
+/** Names of this suite's jobs still in squeue (its working dir tells them from other suites'). */
+function liveJobs(workDir: string, prefix = 'catapult-'): string[] {
+  return execFileSync('squeue', ['-h', '-o', '%j %Z'], { encoding: 'utf8' })
     .split('\n')
-    .map((s) => s.trim())
-    .filter((s) => s.startsWith(prefix));
+    .map((s) => s.trim().split(' '))
+    .filter(([name, dir]) => name?.startsWith(prefix) && dir?.startsWith(workDir))
+    .map(([name]) => name!);
 }
 
 describe.skipIf(quick && problem !== undefined)('benchmarks with a service and command clients on Slurm (seed 004)', () => {
@@ -90,7 +83,7 @@ describe.skipIf(quick && problem !== undefined)('benchmarks with a service and c
   });
 
   it('deploys the iris service as a Slurm job, then runs 2 command clients against SERVICE_URL; show lists their jobs and keeps their outputs', async () => {
-    const created = await h.t.call('POST', '/api/v1/benchmarks', { body: { yaml: recipe('seed004-iris', COMMAND) } });
+    const created = await h.t.call('POST', '/api/v1/benchmarks', { body: { yaml: EXAMPLE } });
     expect(created.status).toBe(201);
     const { id } = (await created.json()) as Json;
     const b = await waitFinal(id);
@@ -128,7 +121,7 @@ describe.skipIf(quick && problem !== undefined)('benchmarks with a service and c
 
     // The service is removed after the run (no keep): its deployment and job are gone.
     await until(async () => (await h.t.call('GET', `/api/v1/deployments/${svc.name}`)).status === 404, 'the service deployment to be removed', 60_000);
-    await until(() => liveJobs('catapult-').length === 0, 'no job left in squeue', 60_000);
+    await until(() => liveJobs(workDir).length === 0, 'no job left in squeue', 60_000);
 
     // The seed's `--id` shows the same: the service job and both client jobs with their times.
     if (!existsSync(join(ROOT, 'dist', 'src', 'cli', 'index.js'))) throw new Error('dist/ is missing: run npm run build before this test');
@@ -146,6 +139,26 @@ describe.skipIf(quick && problem !== undefined)('benchmarks with a service and c
     expect(same.stdout).toBe(shown.stdout);
   }, 300_000);
 
+  it('cancels a run while its clients run: the client jobs (running and pending) leave squeue and the run ends cancelled', async () => {
+    const created = await h.t.call('POST', '/api/v1/benchmarks', { body: { yaml: recipe('seed004-long', 'echo started; sleep 120') } });
+    const { id } = (await created.json()) as Json;
+    await until(
+      async () => {
+        const b = (await (await h.t.call('GET', `/api/v1/benchmarks/${id}`)).json()) as Json;
+        // The one-node test cluster may run one client at a time beside the service: the other then waits PENDING.
+        return b.slurm?.clients?.length === 2 && b.slurm.clients.some((c: Json) => c.state === 'RUNNING') ? b : undefined;
+      },
+      'a client job to run',
+      120_000,
+    );
+    expect(liveJobs(workDir, `catapult-bc-${id}`)).toHaveLength(2);
+    expect((await h.t.call('POST', `/api/v1/benchmarks/${id}/cancel`, { body: {} })).status).toBe(200);
+    const b = await waitFinal(id);
+    expect(b.state).toBe('cancelled');
+    expect(b.slurm.clients.map((c: Json) => c.state)).toEqual(['CANCELLED', 'CANCELLED']);
+    await until(() => liveJobs(workDir).length === 0, 'the client and service jobs to leave squeue', 60_000);
+  }, 300_000);
+
   it('fails a run whose client job fails, with that client and its last log lines in the reason', async () => {
     const created = await h.t.call('POST', '/api/v1/benchmarks', { body: { yaml: recipe('seed004-broken', 'echo "about to fail: $SERVICE_URL"\nexit 3') } });
     expect(created.status).toBe(201);
@@ -156,5 +169,6 @@ describe.skipIf(quick && problem !== undefined)('benchmarks with a service and c
     expect(b.reason).toContain('FAILED');
     expect(b.reason).toContain('about to fail: http://');
     expect(b.slurm.clients.every((c: Json) => c.state === 'FAILED')).toBe(true);
+    await until(() => liveJobs(workDir).length === 0, 'the service job to leave squeue', 60_000);
   }, 300_000);
 });
