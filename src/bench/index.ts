@@ -45,3 +45,4 @@ export {
   toProgressReport,
 } from './protocol.js';
 export { type ShardRun, runShard, shardRunOf } from './shard.js';
+export { type CommandClientRecord, type CommandClientsRequest, type ServiceJobRecord, type SlurmBenchHooks, type SlurmRunView } from './commands.js';

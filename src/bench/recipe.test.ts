@@ -66,4 +66,21 @@ describe('benchmark recipes', () => {
     const issues = issuesOf(GOOD.replace('duration: 30s', 'duration: soon'));
     expect(issues[0]).toMatchObject({ path: 'stop.duration', line: 14, message: expect.stringContaining('30s') });
   });
+
+  it("takes seed 004's command clients on Slurm without a workload, and names what such a recipe lacks or mixes up", () => {
+    const slurm = `name: hpc
+target:
+  service: { runtime: onnx, model: iris, backend: slurm }
+clients: { count: 2, where: slurm, cluster: hpc, command: 'curl -s $SERVICE_URL' }
+`;
+    const r = parseRecipe(slurm);
+    expect(r.clients).toMatchObject({ count: 2, where: 'slurm', cluster: 'hpc', command: 'curl -s $SERVICE_URL' });
+    expect(r.target.service!.backend).toBe('slurm');
+    const missing = issuesOf(slurm.replace(', cluster: hpc, command: \'curl -s $SERVICE_URL\'', ''));
+    expect(missing.map((i) => i.path)).toEqual(expect.arrayContaining(['clients.cluster', 'clients.command', 'target.service.placement']));
+    const local = issuesOf(GOOD + 'clients: { count: 1, where: local, command: ls }\n');
+    expect(local[0]).toMatchObject({ path: 'clients.command', message: expect.stringContaining('where: slurm') });
+    const k8s = issuesOf(GOOD.replace('deployment: chat-sim', 'service: { runtime: vllm, backend: kubernetes }'));
+    expect(k8s[0]).toMatchObject({ path: 'target.service.backend', message: expect.stringContaining('kubernetes') });
+  });
 });

@@ -58,7 +58,10 @@ const service = z.strictObject({
   placement: z.record(z.string(), z.unknown()).optional(),
   replicas: z.number().int().positive().default(1),
   readinessTimeoutSeconds: z.number().int().positive().max(86_400).optional(),
-  /** Where its replicas run. Only agents place replicas today; Slurm and Kubernetes are refused with a clear message. */
+  /**
+   * Where its replicas run: agents, or Slurm jobs (`placement.cluster`, or the clients' cluster when
+   * they run on Slurm, names the cluster). Kubernetes is refused with a clear message.
+   */
   backend: z.enum(['agent', 'slurm', 'kubernetes']).default('agent'),
   /** Keep the deployment after the benchmark instead of deleting it. */
   keep: z.boolean().default(false),
@@ -157,7 +160,21 @@ export const recipeSchema = z.strictObject({
   clients: z
     .strictObject({
       count: z.number().int().positive().max(1000).default(1),
-      where: z.enum(['local', 'agents']).default('local'),
+      /** local: in this process; agents: one shard per agent; slurm: seed 004's command clients, one Slurm job each. */
+      where: z.enum(['local', 'agents', 'slurm']).default('local'),
+      /** slurm: the Slurm cluster (a registered one, by name) the client jobs run on. */
+      cluster: z.string().min(1).optional(),
+      /**
+       * slurm: the command each client runs (seed 004's `benchmark_command`), through `bash -c`, with
+       * SERVICE_NAME, SERVICE_HOSTNAME, SERVICE_PORT, SERVICE_URL and METRICS_FILE in its environment.
+       */
+      command: z.string().min(1).optional(),
+      /** slurm: extra environment of the client jobs. */
+      env: z.record(z.string(), z.string()).optional(),
+      /** slurm: CPUs per client job (default 1). */
+      cpus: z.number().int().positive().optional(),
+      /** slurm: the client jobs' time limit (Slurm's format, e.g. `10` minutes or `1:00:00`); default the cluster's. */
+      timeLimit: z.string().min(1).optional(),
     })
     .default({ count: 1, where: 'local' }),
   slo: z
@@ -186,8 +203,19 @@ export const recipeSchema = z.strictObject({
     if (r.stop.duration !== undefined && r.stop.warmup + r.stop.cooldown >= r.stop.duration) {
       issue(['stop', 'warmup'], `warmup (${r.stop.warmup} ms) and cooldown (${r.stop.cooldown} ms) leave nothing of the ${r.stop.duration} ms to measure`);
     }
-    if (r.target.service && r.target.service.backend !== 'agent') {
-      issue(['target', 'service', 'backend'], `the ${r.target.service.backend} backend is not available on this control plane yet; services run on agents (backend: agent)`);
+    const svc = r.target.service;
+    if (svc?.backend === 'kubernetes') {
+      issue(['target', 'service', 'backend'], 'the kubernetes backend is not available on this control plane yet; services run on agents (backend: agent) or Slurm (backend: slurm)');
+    }
+    if (svc?.backend === 'slurm' && typeof svc.placement?.cluster !== 'string' && r.clients.cluster === undefined) {
+      issue(['target', 'service', 'placement'], 'a service on Slurm needs its cluster: placement.cluster (or clients.cluster when the clients run there too)');
+    }
+    if (r.clients.where === 'slurm') {
+      if (r.clients.cluster === undefined) issue(['clients', 'cluster'], 'clients on Slurm need the cluster they run on (clients.cluster, a registered Slurm cluster)');
+      if (r.clients.command === undefined) issue(['clients', 'command'], "clients on Slurm run a command (clients.command, seed 004's benchmark_command) with SERVICE_URL in its environment");
+    } else {
+      if (r.clients.command !== undefined) issue(['clients', 'command'], `a command runs only in clients on Slurm (where: slurm); ${r.clients.where} clients run Catapult's load engine`);
+      if (r.clients.cluster !== undefined) issue(['clients', 'cluster'], `clients.cluster is for clients on Slurm (where: slurm), not ${r.clients.where}`);
     }
     const clients = r.clients.count;
     const perStage = r.load.concurrencies ?? (r.load.concurrency !== undefined ? [r.load.concurrency] : []);
@@ -264,13 +292,32 @@ export function parseRecipe(text: string, source?: string): Recipe {
   });
 }
 
+/**
+ * Command clients on Slurm send no load of Catapult's own: their recipe may leave out `workload`,
+ * `load` and `stop`, which then take inert values (an `http` workload of one empty item, one request
+ * per client) that the run does not use.
+ */
+function withCommandDefaults(data: unknown): unknown {
+  if (!data || typeof data !== 'object' || Array.isArray(data)) return data;
+  const d = data as Record<string, unknown>;
+  const clients = d.clients as { where?: unknown; count?: unknown } | undefined;
+  if (clients?.where !== 'slurm') return data;
+  const count = typeof clients.count === 'number' && clients.count > 0 ? clients.count : 1;
+  return {
+    ...d,
+    workload: d.workload ?? { api: 'http', stream: false, dataset: { type: 'inline', items: [{}] } },
+    load: d.load ?? { type: 'closed', concurrency: count },
+    stop: d.stop ?? { requests: count },
+  };
+}
+
 /** Validates a recipe given as data (JSON bodies); `locate` maps a path to a source line when known. */
 export function validateRecipe(
   data: unknown,
   source?: string,
   locate: (path: readonly PropertyKey[]) => { line: number | null; column: number | null } = () => ({ line: null, column: null }),
 ): Recipe {
-  const parsed = recipeSchema.safeParse(data);
+  const parsed = recipeSchema.safeParse(withCommandDefaults(data));
   if (parsed.success) return parsed.data;
   const issues = parsed.error.issues.map((issue) => {
     let path = issue.path;

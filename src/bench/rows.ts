@@ -1,3 +1,4 @@
+import type { SlurmBenchHooks, SlurmRunView } from './commands.js';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -46,6 +47,8 @@ export interface BenchmarkServiceDeps {
   gatewayUrl: () => string;
   /** Seals recipes' headers and the run's target headers at rest. */
   secrets: SecretBox;
+  /** Slurm for seed 004's command clients (`clients.where: slurm`); without it such recipes fail with a reason. */
+  slurm?: SlurmBenchHooks;
 }
 
 export interface CreateInput {
@@ -133,6 +136,7 @@ export class BenchRows {
       cer: row.cer === null ? null : Number(row.cer),
       recipe: viewRecipe(this.d.secrets, row.recipe),
       recipeText: viewRecipeText(this.d.secrets, row.recipe_text),
+      slurm: fromJson<SlurmRunView | null>(row.slurm ?? null, null),
     };
   }
 

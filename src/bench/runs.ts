@@ -12,6 +12,7 @@ import { type StageAggregate, mergeAggregates, toSummary } from './summary.js';
 import { PreflightError, type ResolvedTarget, preflight, resolveTarget } from './target.js';
 import { AGENT_LEAD_MS, BenchRows, type BenchmarkServiceDeps, LOCAL_LEAD_MS, type LocalRun, PROGRESS_WRITE_MS, type Plan, STALE_AFTER_MS, firstLine } from './rows.js';
 import type { ShardCoordinator } from './coordinator.js';
+import { runCommandClients } from './commands.js';
 import { runShard } from './shard.js';
 import { combineProgress } from './views.js';
 import { openRecipe } from './secrets.js';
@@ -119,6 +120,7 @@ export class RunSystem extends BenchRows {
     let target: ResolvedTarget | undefined;
     try {
       await this.setState(id, 'preparing', 'resolving the target and loading the dataset', { heartbeat_at: this.d.clock.now() });
+      if (recipe.clients.where === 'slurm') return { state: await runCommandClients(this, id, recipe, run.abort.signal) };
       target = await resolveTarget(this, id, recipe, run.abort.signal);
       const pre = await preflight(target, recipe.workload.api, run.abort.signal);
       target.model = pre.model;

@@ -27,6 +27,8 @@ export interface BenchmarksTable {
   run_key_id: string | null;
   /** The deployment made for a `service` target. */
   service_deployment_id: string | null;
+  /** Runs with clients on Slurm: the service's jobs and the client jobs (`SlurmRunView`, JSON). */
+  slurm: string | null;
   model: string | null;
   api: string;
   clients: number;
@@ -127,6 +129,11 @@ export const benchMigrations: Record<string, CatapultMigration> = {
         .addPrimaryKeyConstraint('benchmark_shards_pk', ['benchmark_id', 'shard'])
         .execute();
       await db.schema.createIndex('benchmark_shards_task').on('benchmark_shards').columns(['task_id']).execute();
+    },
+  },
+  '0501_benchmark_slurm': {
+    async up({ db, t }) {
+      await db.schema.alterTable('benchmarks').addColumn('slurm', t.json).execute();
     },
   },
 };

@@ -138,7 +138,11 @@ export async function deployService(rows: BenchRows, id: string, recipe: Recipe,
     env: s.env,
     options: s.options,
     ...(s.resources ? { resources: s.resources } : {}),
-    ...(s.placement ? { placement: s.placement } : {}),
+    ...(s.backend === 'slurm'
+      ? { placement: { ...s.placement, backend: 'slurm', cluster: s.placement?.cluster ?? recipe.clients.cluster } }
+      : s.placement
+        ? { placement: s.placement }
+        : {}),
     ...(s.readinessTimeoutSeconds ? { readinessTimeoutSeconds: s.readinessTimeoutSeconds } : {}),
   });
   await rows.patch(id, { service_deployment_id: created.id, target_ref: name });

@@ -1,3 +1,4 @@
+import type { SlurmRunView } from './commands.js';
 import type { BenchmarkState } from './schema.js';
 import type { Recipe } from './recipe.js';
 import type { ProgressView, ShardProgressReport } from './protocol.js';
@@ -45,6 +46,8 @@ export interface BenchmarkView {
   cer: number | null;
   recipe: Recipe;
   recipeText: string | null;
+  /** Clients on Slurm: the service's jobs and the client jobs with their ids, states and times. */
+  slurm: SlurmRunView | null;
 }
 
 export interface ResultsView {

@@ -12,7 +12,7 @@ import { ModelService } from '../models/index.js';
 import { type Logger, createMetricsRegistry } from '../observability/index.js';
 import { detectModelFormat, runtimeCatalog, runtimeForFormat } from './runtimes.js';
 import { loadSecretBox } from '../secrets/index.js';
-import { BackendPlacer, SlurmClusterService, SlurmPlacer } from '../slurm/index.js';
+import { BackendPlacer, SlurmClusterService, SlurmPlacer, runCommandClients } from '../slurm/index.js';
 import { Store } from '../store/index.js';
 import { EngineTransport, TaskEngine, TaskHandlers, WorkerPool } from '../tasks/index.js';
 import { type Clock, explainListenError, systemClock } from '../util/index.js';
@@ -128,6 +128,38 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     readyAgents: () => cluster.listWorkers({ state: 'ready' }).length,
     gatewayUrl: () => deployments.gatewayUrl,
     secrets,
+    slurm: {
+      serviceJobs: (deploymentId) =>
+        slurm
+          .list()
+          .filter((r) => r.owner === deploymentId)
+          .map((r) => ({
+            replica: r.id,
+            cluster: r.cluster,
+            jobId: r.jobId,
+            state: r.state,
+            jobState: r.jobState,
+            hostname: r.node,
+            url: r.endpoint,
+            submittedAt: r.submittedAt,
+            startedAt: r.startedAt,
+            readyAt: r.readyAt,
+          })),
+      runClients: async (req) => {
+        const cluster = await slurmClusters.get(req.cluster);
+        const comm = await slurmClusters.session(req.cluster);
+        return runCommandClients({
+          comm,
+          cluster,
+          benchmarkId: req.benchmarkId,
+          service: req.service,
+          clients: req.clients,
+          collectDir: req.collectDir,
+          signal: req.signal,
+          onProgress: req.onProgress,
+        });
+      },
+    },
   });
   // Secrets stored in clear by older versions are sealed once, here, before anything reads them.
   const sealed = (await endpoints.sealStored()) + (await routeRegistry.sealStored()) + (await benchmarks.sealStored());

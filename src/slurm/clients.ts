@@ -57,6 +57,8 @@ export async function runCommandClients(input: {
   /** Gives up (cancelling the jobs) after this long. */
   timeoutMs?: number;
   onProgress?: (records: ClientRecord[]) => void;
+  /** Cancels the client jobs still queued or running (they end CANCELLED) and collects what they wrote. */
+  signal?: AbortSignal;
 }): Promise<ClientRecord[]> {
   const { comm, cluster } = input;
   const base = `${cluster.workDir.replace(/\/$/, '')}/benchmarks/${input.benchmarkId}`;
@@ -134,7 +136,7 @@ export async function runCommandClients(input: {
     }
     input.onProgress?.(records);
     if (open === 0) break;
-    if (Date.now() > deadline) {
+    if (Date.now() > deadline || input.signal?.aborted) {
       await scancel(
         comm,
         records.filter((r) => !TERMINAL_STATES.has(r.state)).map((r) => r.jobId),
@@ -142,7 +144,17 @@ export async function runCommandClients(input: {
       for (const r of records) if (!TERMINAL_STATES.has(r.state)) r.state = 'CANCELLED';
       break;
     }
-    await new Promise((r) => setTimeout(r, input.pollMs ?? cluster.pollIntervalMs));
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        input.signal?.removeEventListener('abort', done);
+        resolve();
+      }, input.pollMs ?? cluster.pollIntervalMs);
+      input.signal?.addEventListener('abort', done, { once: true });
+    });
   }
 
   for (const r of records) {

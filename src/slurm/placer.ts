@@ -399,6 +399,7 @@ export class SlurmPlacer {
         changed = true;
         continue;
       }
+      let submittedNow = false;
       if (!r.jobId) {
         // Idempotent submission: a job already carrying this replica's name is adopted, not doubled.
         const existing = byName.get(JOB_PREFIX + r.id);
@@ -407,9 +408,11 @@ export class SlurmPlacer {
           r.submittedAt ??= now;
         } else if (now >= r.nextStartAt) {
           await this.submit(cluster, comm, r);
+          submittedNow = r.jobId !== null;
         }
       }
-      if (r.jobId) {
+      // A job submitted in this pass is not in this pass's squeue: its state comes with the next poll.
+      if (r.jobId && !submittedNow) {
         const j = byId.get(r.jobId);
         if (!j || TERMINAL_STATES.has(j.state) || j.state === 'COMPLETING') {
           // A job that ended: always a failure for a server, whoever ended it.

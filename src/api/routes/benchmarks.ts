@@ -72,6 +72,53 @@ const summarySchema = z
   .object({ requests: z.number(), errors: z.number(), requestsPerS: num, outputTokensPerS: num, ttftP50Ms: num, ttftP99Ms: num, itlP50Ms: num, e2eP50Ms: num, e2eP99Ms: num, goodputPerS: num })
   .meta({ id: 'BenchmarkSummary' });
 
+const slurmJobTime = z.string().nullable();
+const slurmSchema = z
+  .object({
+    cluster: z.string(),
+    service: z
+      .object({
+        name: z.string(),
+        url: z.string(),
+        deploymentId: z.string().nullable(),
+        jobs: z.array(
+          z.object({
+            replica: z.string(),
+            cluster: z.string(),
+            jobId: z.string().nullable(),
+            state: z.string(),
+            jobState: z.string().nullable(),
+            hostname: z.string().nullable(),
+            url: z.string().nullable(),
+            submittedAt: num,
+            startedAt: num,
+            readyAt: num,
+          }),
+        ),
+      })
+      .nullable(),
+    clients: z.array(
+      z.object({
+        name: z.string(),
+        serviceName: z.string(),
+        benchmarkCommand: z.string(),
+        jobName: z.string(),
+        jobId: z.string(),
+        state: z.string().describe("Slurm's job state"),
+        hostname: z.string().nullable(),
+        submitTime: slurmJobTime,
+        startTime: slurmJobTime,
+        endTime: slurmJobTime,
+        workingDir: z.string().describe('On the cluster'),
+        logFile: z.string().describe('On the cluster'),
+        metricsFile: z.string().describe('On the cluster'),
+        collected: z.object({ log: z.string().nullable(), metrics: z.string().nullable() }).describe("The copies in the benchmark's data dir on the control plane"),
+        metadata: z.record(z.string(), z.unknown()),
+      }),
+    ),
+  })
+  .describe("Clients on Slurm (seed 004): the service's jobs and the client jobs");
+
 export const benchmarkSchema = z
   .object({
     id: z.string(),
@@ -94,6 +141,7 @@ export const benchmarkSchema = z
     cer: num,
     recipe: z.record(z.string(), z.unknown()),
     recipeText: z.string().nullable(),
+    slurm: slurmSchema.nullable(),
   })
   .meta({ id: 'Benchmark' });
 

@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Bar, Presets } from 'cli-progress';
 import type { Command } from 'commander';
-import type { BenchmarkView, ProgressView, ResultsView, StageResults } from '../../bench/index.js';
+import type { BenchmarkView, ProgressView, ResultsView, SlurmRunView, StageResults } from '../../bench/index.js';
 import { loadConfigFromProcess } from '../../config/index.js';
 import { ApiClient, ApiError } from '../client.js';
 import { ago, output, table } from '../format.js';
@@ -56,12 +56,47 @@ export function stagesTable(stages: StageResults[], llm = true): string {
   );
 }
 
+function isoOf(ms: number | null): string {
+  return ms === null ? '-' : new Date(ms).toISOString().replace('.000Z', 'Z');
+}
+
+/** Seed 004's view: the service's Slurm jobs and the client jobs, with ids, states, times and files. */
+function describeSlurm(s: SlurmRunView): string[] {
+  const lines = [`  Slurm cluster ${s.cluster}`];
+  if (s.service) {
+    lines.push(`  service    ${s.service.name} at ${s.service.url}`);
+    if (s.service.jobs.length > 0) {
+      lines.push(
+        table(
+          ['REPLICA', 'JOB', 'STATE', 'SLURM', 'HOST', 'SUBMITTED', 'STARTED', 'READY'],
+          s.service.jobs.map((j) => [j.replica, j.jobId ?? '-', j.state, j.jobState ?? '-', j.hostname ?? '-', isoOf(j.submittedAt), isoOf(j.startedAt), isoOf(j.readyAt)]),
+        ).replace(/^/gm, '    '),
+      );
+    }
+  }
+  if (s.clients.length > 0) {
+    lines.push(
+      '  clients',
+      table(
+        ['CLIENT', 'JOB', 'STATE', 'HOST', 'SUBMITTED', 'STARTED', 'ENDED'],
+        s.clients.map((c) => [c.name, c.jobId, c.state, c.hostname ?? '-', c.submitTime ?? '-', c.startTime ?? '-', c.endTime ?? '-']),
+      ).replace(/^/gm, '    '),
+    );
+    for (const c of s.clients) {
+      lines.push(`    ${c.name}: dir ${c.workingDir}; log ${c.collected.log ?? `${c.logFile} (not collected)`}; metrics ${c.collected.metrics ?? `${c.metricsFile} (none written)`}`);
+    }
+  }
+  return lines;
+}
+
 function describeRun(b: BenchmarkView, r: ResultsView): string {
   const lines = [
     `${b.name} (${b.id})`,
     `  state      ${b.state}${b.reason ? ` — ${b.reason}` : ''}`,
     `  target     ${b.target.kind} ${b.target.ref}${b.target.url && b.target.url !== b.target.ref ? ` (${b.target.url})` : ''}`,
-    `  workload   ${b.api}${b.model ? `, model ${b.model}` : ''}, ${b.clients} client(s)${b.where === 'agents' ? ' on agents' : ''}`,
+    b.where === 'slurm'
+      ? `  clients    ${b.clients} command client(s) on Slurm: ${b.recipe.clients.command ?? ''}`
+      : `  workload   ${b.api}${b.model ? `, model ${b.model}` : ''}, ${b.clients} client(s)${b.where === 'agents' ? ' on agents' : ''}`,
     `  started    ${b.startedAt ? ago(b.startedAt) : 'not yet'}${b.finishedAt && b.startedAt ? `, took ${((b.finishedAt - b.startedAt) / 1000).toFixed(1)}s` : ''}`,
   ];
   const llm = b.api.startsWith('openai');
@@ -75,6 +110,7 @@ function describeRun(b: BenchmarkView, r: ResultsView): string {
     const sources = Object.keys(s.tokens.outputSources);
     if (llm && sources.some((x) => x !== 'usage')) lines.push(`  ${s.label} output tokens counted by: ${Object.entries(s.tokens.outputSources).map(([k, n]) => `${k} ${n}`).join(', ')}`);
   }
+  if (b.slurm) lines.push('', ...describeSlurm(b.slurm));
   const ev = r.evaluation;
   if (ev) {
     lines.push(
@@ -237,16 +273,28 @@ export function registerBench(program: Command): void {
       if (b.state !== 'completed') process.exitCode = 1;
     });
 
+  const show = async (id: string, o: { json?: boolean }) => {
+    const c = client();
+    const b = await c.get<BenchmarkView>(`/api/v1/benchmarks/${encodeURIComponent(id)}`);
+    const r = await c.get<ResultsView>(`/api/v1/benchmarks/${encodeURIComponent(id)}/results`);
+    output(o.json, { benchmark: b, results: r }, () => describeRun(b, r));
+  };
+  // Seed 004's `--id ID`: the same as `bench show ID`.
+  bench
+    .option('--id <id>', 'show a benchmark (the same as bench show ID; bench show ID --json for JSON)')
+    .action(async (o: { id?: string }) => {
+      if (!o.id) {
+        bench.help();
+        return;
+      }
+      await show(o.id, {});
+    });
+
   bench
     .command('show <id>')
-    .description('Show a benchmark: state, per-stage results, errors, ASR scores')
+    .description('Show a benchmark: state, per-stage results, errors, ASR scores; services and clients on Slurm with their jobs')
     .option('--json', 'print JSON')
-    .action(async (id: string, o: { json?: boolean }) => {
-      const c = client();
-      const b = await c.get<BenchmarkView>(`/api/v1/benchmarks/${encodeURIComponent(id)}`);
-      const r = await c.get<ResultsView>(`/api/v1/benchmarks/${encodeURIComponent(id)}/results`);
-      output(o.json, { benchmark: b, results: r }, () => describeRun(b, r));
-    });
+    .action(show);
 
   bench
     .command('ls')
