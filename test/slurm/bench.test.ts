@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { ROOT, runCli } from '../helpers/cli.js';
 import { type Harness, startHarness, until } from '../gateway/harness.js';
-import { localCluster, quick, slurmInfraProblem } from './infra.js';
+import { localCluster, quick, slurmInfraProblem, holdSlurmNode } from './infra.js';
 
 type Json = any;
 
@@ -46,6 +46,12 @@ describe.skipIf(quick && problem !== undefined)('benchmarks with a service and c
   let h: Harness;
   const workDir = mkdtempSync('/var/tmp/catapult-slurm-bench-');
 
+  // Suites that submit jobs take turns on the one test node (declared first, so it is released last).
+  let releaseNode: (() => void) | undefined;
+  beforeAll(async () => {
+    releaseNode = await holdSlurmNode();
+  }, 600_000);
+  afterAll(() => releaseNode?.());
   beforeAll(async () => {
     if (problem) throw new Error(`Real Slurm and sshd are needed: ${problem}`);
     h = await startHarness();

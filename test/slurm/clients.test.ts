@@ -10,7 +10,7 @@ import { Store } from '../../src/store/index.js';
 import { EventLog } from '../../src/events/index.js';
 import { allMigrations } from '../../src/server/migrations.js';
 import { systemClock } from '../../src/util/index.js';
-import { localCluster, quick, slurmInfraProblem } from './infra.js';
+import { localCluster, quick, slurmInfraProblem, holdSlurmNode } from './infra.js';
 import { SecretBox } from '../../src/secrets/index.js';
 
 const problem = await slurmInfraProblem();
@@ -25,6 +25,12 @@ describe.skipIf(quick && problem !== undefined)('benchmark command clients as Sl
   const hits: string[] = [];
   const workDir = mkdtempSync('/var/tmp/catapult-slurm-test-');
 
+  // Suites that submit jobs take turns on the one test node (declared first, so it is released last).
+  let releaseNode: (() => void) | undefined;
+  beforeAll(async () => {
+    releaseNode = await holdSlurmNode();
+  }, 600_000);
+  afterAll(() => releaseNode?.());
   beforeAll(async () => {
     if (problem) throw new Error(`Real Slurm and sshd are needed: ${problem}`);
     db = await createTestDatabase('sqlite', 'slurmclients');

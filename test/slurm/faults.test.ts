@@ -7,7 +7,7 @@ import { type ControlPlane, startControlPlane } from '../../src/server/index.js'
 import { ROOT, childEnv } from '../helpers/cli.js';
 import { type TestControlPlane, startTestControlPlane } from '../helpers/controlPlane.js';
 import { until } from '../gateway/harness.js';
-import { localCluster, quick, slurmInfraProblem } from './infra.js';
+import { localCluster, quick, slurmInfraProblem, holdSlurmNode } from './infra.js';
 
 type Json = any;
 
@@ -50,6 +50,12 @@ describe.skipIf(quick && problem !== undefined)('Slurm replicas survive faults',
   let cp: ControlPlane;
   const workDir = mkdtempSync('/var/tmp/catapult-slurm-test-');
 
+  // Suites that submit jobs take turns on the one test node (declared first, so it is released last).
+  let releaseNode: (() => void) | undefined;
+  beforeAll(async () => {
+    releaseNode = await holdSlurmNode();
+  }, 600_000);
+  afterAll(() => releaseNode?.());
   beforeAll(async () => {
     if (problem) throw new Error(`Real Slurm and sshd are needed: ${problem}`);
     startOwnSshd();

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 
 /** Where scripts/services/sshd.sh keeps its keys. */
@@ -57,4 +57,35 @@ export function squeueNames(): string[] {
     .split('\n')
     .map((s) => s.trim())
     .filter(Boolean);
+}
+
+const NODE_LOCK = '/var/tmp/catapult-test-infra/slurm-node.lock';
+
+/**
+ * Holds the test Slurm's one node for a suite: its 2 CPUs fit a service and one client, so suites
+ * that submit jobs take turns instead of queueing behind each other's jobs (Vitest runs two files at
+ * once). A lock left by a process that died is taken over. Returns the release function.
+ */
+export async function holdSlurmNode(timeoutMs = 600_000): Promise<() => void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      mkdirSync(NODE_LOCK);
+      writeFileSync(`${NODE_LOCK}/pid`, String(process.pid));
+      return () => rmSync(NODE_LOCK, { recursive: true, force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const owner = Number(readFileSync(`${NODE_LOCK}/pid`, { encoding: 'utf8', flag: 'a+' }) || 0);
+      let alive = false;
+      try {
+        if (owner > 0) process.kill(owner, 0);
+        alive = owner > 0;
+      } catch {
+        alive = false;
+      }
+      if (!alive && owner > 0) rmSync(NODE_LOCK, { recursive: true, force: true });
+      if (Date.now() > deadline) throw new Error(`the test Slurm node stayed held by pid ${owner} for ${timeoutMs / 1000} s`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/cli.js';
 import { type Harness, startHarness, until } from '../gateway/harness.js';
-import { localCluster, quick, slurmInfraProblem, squeueNames } from './infra.js';
+import { localCluster, quick, slurmInfraProblem, squeueNames, holdSlurmNode } from './infra.js';
 
 type Json = any;
 
@@ -26,6 +26,12 @@ describe.skipIf(quick && problem !== undefined)('replicas as Slurm jobs', () => 
   let h: Harness;
   const workDir = mkdtempSync('/var/tmp/catapult-slurm-test-');
 
+  // Suites that submit jobs take turns on the one test node (declared first, so it is released last).
+  let releaseNode: (() => void) | undefined;
+  beforeAll(async () => {
+    releaseNode = await holdSlurmNode();
+  }, 600_000);
+  afterAll(() => releaseNode?.());
   beforeAll(async () => {
     if (problem) throw new Error(`Real Slurm and sshd are needed: ${problem}`);
     h = await startHarness();
