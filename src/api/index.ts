@@ -9,5 +9,5 @@ export { gatewayRoutes } from './routes/gateway.js';
 export { type DeploymentRouteDeps, deploymentRoutes, modelRoutes } from './routes/deployments.js';
 export { clusterStatusRoutes } from './routes/cluster.js';
 export { taskRoutes } from './routes/tasks.js';
-export { benchmarkRoutes, benchmarkSchema } from './routes/benchmarks.js';
+export { benchmarkRoutes } from './routes/benchmarks.js';
 export { slurmRoutes } from './routes/slurm.js';

@@ -46,3 +46,4 @@ export {
 } from './protocol.js';
 export { type ShardRun, runShard, shardRunOf } from './shard.js';
 export { type CommandClientRecord, type CommandClientsRequest, type ServiceJobRecord, type SlurmBenchHooks, type SlurmRunView } from './commands.js';
+export { benchmarkResultsSchema, benchmarkSchema } from './apiSchemas.js';

@@ -29,3 +29,4 @@ export {
   type TaskFilter,
   type TaskState,
 } from './types.js';
+export { taskErrorSchema, taskLeaseSchema, taskSchema } from './apiSchemas.js';

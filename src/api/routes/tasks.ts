@@ -1,36 +1,11 @@
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { CatapultError } from '../../errors/index.js';
-import { TASK_STATES, type Lease, type Task, type TaskEngine } from '../../tasks/index.js';
+import { TASK_STATES, type Lease, type Task, type TaskEngine, taskLeaseSchema as leaseSchema, taskSchema } from '../../tasks/index.js';
 import type { RoutePlugin } from '../route.js';
 import { errorResponses, idParams } from '../schemas.js';
 
 const name = z.string().min(1).max(200);
-
-export const taskErrorSchema = z.object({ code: z.string(), message: z.string(), retryable: z.boolean() }).meta({ id: 'TaskError' });
-
-export const taskSchema = z
-  .object({
-    id: z.string(),
-    queue: z.string(),
-    kind: z.string(),
-    payload: z.unknown(),
-    priority: z.number().describe('Higher runs first'),
-    state: z.enum(TASK_STATES),
-    attempts: z.number().describe('Attempts started so far, including a running one'),
-    maxAttempts: z.number(),
-    runAt: z.number().describe('Epoch ms before which the task is not claimed (delay, retry backoff)'),
-    lease: z.object({ owner: z.string(), expiresAt: z.number() }).nullable().describe('Who holds the running task, and until when'),
-    cancelRequestedAt: z.number().nullable(),
-    idempotencyKey: z.string().nullable(),
-    result: z.unknown(),
-    error: taskErrorSchema.nullable().describe('The most recent failure, if any'),
-    createdAt: z.number(),
-    updatedAt: z.number(),
-    startedAt: z.number().nullable().describe('Start of the latest attempt'),
-    finishedAt: z.number().nullable(),
-  })
-  .meta({ id: 'Task' });
 
 const listQuery = z.strictObject({
   queue: name.optional(),
@@ -40,7 +15,6 @@ const listQuery = z.strictObject({
   cursor: name.optional().describe('`nextCursor` from the previous page'),
 });
 
-const leaseSchema = z.object({ id: z.string(), owner: z.string(), expiresAt: z.number() }).meta({ id: 'TaskLease' });
 
 /** Identifies one attempt held by the caller; `worker` must match the one named at claim. */
 const heldBody = {
