@@ -51,31 +51,6 @@ export interface BenchmarkServiceDeps {
   slurm?: SlurmBenchHooks;
 }
 
-export interface CreateInput {
-  /** A recipe as YAML (or JSON) text, */
-  yaml?: string | undefined;
-  /** or as an object. */
-  recipe?: unknown;
-}
-
-/** Seed 000's `POST /api/v1/benchmarks/async` body. */
-export interface AsyncInput {
-  name?: string | undefined;
-  endpoint_url?: string | undefined;
-  production_endpoint_id?: string | number | undefined;
-  deployment?: string | undefined;
-  asr_eval_dataset: string;
-  evaluation_only?: boolean | undefined;
-  /** With `evaluation_only: false`: passes over the dataset in the load stage (default 3). */
-  load_epochs?: number | undefined;
-  /** How the audio travels: `multipart` (default) or `json-base64`. */
-  audio_encoding?: 'multipart' | 'json-base64' | undefined;
-  model?: string | undefined;
-  concurrency?: number | undefined;
-  audio_column?: string | undefined;
-  text_column?: string | undefined;
-}
-
 export const PROGRESS_WRITE_MS = 1000;
 export const STALE_AFTER_MS = 15_000;
 export const LOCAL_LEAD_MS = 150;
