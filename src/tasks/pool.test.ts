@@ -230,8 +230,14 @@ describeEachBackend('task worker pool', (backend: Backend) => {
     const { task } = await h.engine.enqueue({ queue: 'q', kind: 'slow' });
     await started.promise;
     h.clock.advance(600_001);
-    await h.engine.reclaimExpired();
-    const [taken] = await h.engine.claim({ owner: 'someone-else', queues: ['q'], limit: 1 });
+    // The pool's own maintenance may be reclaiming the same lease in a concurrent transaction (on
+    // Postgres the row is then skipped as locked): claim until the reclaimed task is there.
+    let taken: Awaited<ReturnType<typeof h.engine.claim>>[number] | undefined;
+    await waitFor(async () => {
+      await h.engine.reclaimExpired();
+      [taken] = await h.engine.claim({ owner: 'someone-else', queues: ['q'], limit: 1 });
+      return taken !== undefined;
+    }, 'the expired task to be claimable by someone else');
     expect(taken?.task.attempts).toBe(2);
     beat.open();
     await waitFor(() => pool.active === 0, 'the stale handler to end');
