@@ -4,6 +4,7 @@ import type { SlurmCluster } from './clusters.js';
 import { type SshCommunicator, shellQuote } from './communicator.js';
 import { type ContainerSpec, type ServiceEndpoint, clientScript } from './scripts.js';
 import { SQUEUE_ALL, type SlurmJob, TERMINAL_STATES, parseSqueue, sbatch, scancel } from './slurm.js';
+import type { CommandClientRecord } from '../bench/index.js';
 
 /** One command client of a benchmark (seed 004's client: a `benchmark_command` run as a Slurm job). */
 export interface CommandClientSpec {
@@ -17,25 +18,8 @@ export interface CommandClientSpec {
   timeLimit?: string;
 }
 
-/** What is kept about a client job (seed 004's Client record). */
-export interface ClientRecord {
-  name: string;
-  serviceName: string;
-  benchmarkCommand: string;
-  jobName: string;
-  jobId: string;
-  state: string;
-  hostname: string | null;
-  submitTime: string | null;
-  startTime: string | null;
-  endTime: string | null;
-  workingDir: string;
-  logFile: string;
-  metricsFile: string;
-  /** Where the collected copies are, on the control plane; null when the job wrote none. */
-  collected: { log: string | null; metrics: string | null };
-  metadata: Record<string, unknown>;
-}
+/** What is kept about a client job (seed 004's Client record): the bench domain's record, which this fills. */
+export type ClientRecord = CommandClientRecord;
 
 function time(v: string | undefined): string | null {
   return v && v !== 'N/A' && v !== 'Unknown' && v !== 'None' ? v : null;

@@ -1,10 +1,11 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { ROOT, runCli } from '../helpers/cli.js';
 import { type Harness, startHarness, until } from '../gateway/harness.js';
-import { localCluster, quick, slurmInfraProblem, holdSlurmNode } from './infra.js';
+import { localCluster, slurmInfraProblem, takeTurnsOnSlurmNode } from './infra.js';
+import { describeWithService } from '../helpers/services.js';
 
 type Json = any;
 
@@ -42,18 +43,12 @@ function liveJobs(workDir: string, prefix = 'catapult-'): string[] {
     .map(([name]) => name!);
 }
 
-describe.skipIf(quick && problem !== undefined)('benchmarks with a service and command clients on Slurm (seed 004)', () => {
+describeWithService('benchmarks with a service and command clients on Slurm (seed 004)', problem ?? null, () => {
   let h: Harness;
   const workDir = mkdtempSync('/var/tmp/catapult-slurm-bench-');
 
-  // Suites that submit jobs take turns on the one test node (declared first, so it is released last).
-  let releaseNode: (() => void) | undefined;
+  takeTurnsOnSlurmNode();
   beforeAll(async () => {
-    releaseNode = await holdSlurmNode();
-  }, 600_000);
-  afterAll(() => releaseNode?.());
-  beforeAll(async () => {
-    if (problem) throw new Error(`Real Slurm and sshd are needed: ${problem}`);
     h = await startHarness();
     h.t.cp.deployments.setGatewayUrl(h.gw.url);
     expect((await h.t.call('POST', '/api/v1/slurm-clusters', { body: localCluster('hpc', workDir, { timeLimit: '30' }) })).status).toBe(201);

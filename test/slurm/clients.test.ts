@@ -3,19 +3,19 @@ import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { type Server, createServer } from 'node:http';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { SlurmClusterService, runCommandClients } from '../../src/slurm/index.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/services.js';
+import { createTestDatabase, type TestDatabase, describeWithService } from '../helpers/services.js';
 import { Store } from '../../src/store/index.js';
 import { EventLog } from '../../src/events/index.js';
 import { allMigrations } from '../../src/server/migrations.js';
 import { systemClock } from '../../src/util/index.js';
-import { localCluster, quick, slurmInfraProblem, holdSlurmNode } from './infra.js';
+import { localCluster, slurmInfraProblem, takeTurnsOnSlurmNode } from './infra.js';
 import { SecretBox } from '../../src/secrets/index.js';
 
 const problem = await slurmInfraProblem();
 
-describe.skipIf(quick && problem !== undefined)('benchmark command clients as Slurm jobs (seed 004)', () => {
+describeWithService('benchmark command clients as Slurm jobs (seed 004)', problem ?? null, () => {
   let db: TestDatabase;
   let store: Store;
   let events: EventLog;
@@ -25,14 +25,8 @@ describe.skipIf(quick && problem !== undefined)('benchmark command clients as Sl
   const hits: string[] = [];
   const workDir = mkdtempSync('/var/tmp/catapult-slurm-test-');
 
-  // Suites that submit jobs take turns on the one test node (declared first, so it is released last).
-  let releaseNode: (() => void) | undefined;
+  takeTurnsOnSlurmNode();
   beforeAll(async () => {
-    releaseNode = await holdSlurmNode();
-  }, 600_000);
-  afterAll(() => releaseNode?.());
-  beforeAll(async () => {
-    if (problem) throw new Error(`Real Slurm and sshd are needed: ${problem}`);
     db = await createTestDatabase('sqlite', 'slurmclients');
     store = new Store({ databaseUrl: db.databaseUrl, sqliteFile: db.sqliteFile, migrations: allMigrations() });
     await store.migrate();

@@ -1,20 +1,20 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { type TestControlPlane, startTestControlPlane } from '../helpers/controlPlane.js';
-import { SSHD_DIR, SSHD_PORT, localCluster, quick, slurmInfraProblem } from './infra.js';
+import { SSHD_DIR, SSHD_PORT, localCluster, slurmInfraProblem } from './infra.js';
+import { describeWithService } from '../helpers/services.js';
 
 type Json = any;
 
 const problem = await slurmInfraProblem();
 
-describe.skipIf(quick && problem !== undefined)('Slurm clusters over SSH', () => {
+describeWithService('Slurm clusters over SSH', problem ?? null, () => {
   let t: TestControlPlane;
   const workDir = mkdtempSync('/var/tmp/catapult-slurm-test-');
 
   beforeAll(async () => {
-    if (problem) throw new Error(`Real Slurm and sshd are needed: ${problem}`);
     t = await startTestControlPlane('sqlite');
   });
   afterAll(async () => {

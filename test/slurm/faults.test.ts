@@ -1,13 +1,14 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { silentLogger } from '../../src/observability/index.js';
 import { type ControlPlane, startControlPlane } from '../../src/server/index.js';
 import { ROOT, childEnv } from '../helpers/cli.js';
 import { type TestControlPlane, startTestControlPlane } from '../helpers/controlPlane.js';
 import { until } from '../gateway/harness.js';
-import { localCluster, quick, slurmInfraProblem, holdSlurmNode } from './infra.js';
+import { localCluster, slurmInfraProblem, takeTurnsOnSlurmNode } from './infra.js';
+import { describeWithService } from '../helpers/services.js';
 
 type Json = any;
 
@@ -45,19 +46,13 @@ function stopSshd(): void {
   }
 }
 
-describe.skipIf(quick && problem !== undefined)('Slurm replicas survive faults', () => {
+describeWithService('Slurm replicas survive faults', problem ?? null, () => {
   let t: TestControlPlane;
   let cp: ControlPlane;
   const workDir = mkdtempSync('/var/tmp/catapult-slurm-test-');
 
-  // Suites that submit jobs take turns on the one test node (declared first, so it is released last).
-  let releaseNode: (() => void) | undefined;
+  takeTurnsOnSlurmNode();
   beforeAll(async () => {
-    releaseNode = await holdSlurmNode();
-  }, 600_000);
-  afterAll(() => releaseNode?.());
-  beforeAll(async () => {
-    if (problem) throw new Error(`Real Slurm and sshd are needed: ${problem}`);
     startOwnSshd();
     t = await startTestControlPlane('sqlite');
     cp = t.cp;

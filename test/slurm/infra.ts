@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { afterAll, beforeAll } from 'vitest';
 
 /** Where scripts/services/sshd.sh keeps its keys. */
 export const SSHD_DIR = '/var/tmp/catapult-test-infra/sshd';
@@ -33,9 +34,6 @@ export async function slurmInfraProblem(): Promise<string | undefined> {
   return problems.length ? problems.join('; ') : undefined;
 }
 
-// The test-setup convention: CATAPULT_TEST_QUICK=1 skips suites whose services are down (with the reason).
-// eslint-disable-next-line no-restricted-syntax
-export const quick = process.env.CATAPULT_TEST_QUICK === '1';
 
 /** The cluster body for the local single-node Slurm behind the local sshd. */
 export function localCluster(name: string, workDir: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
@@ -88,4 +86,13 @@ export async function holdSlurmNode(timeoutMs = 600_000): Promise<() => void> {
       await new Promise((r) => setTimeout(r, 200));
     }
   }
+}
+
+/** In a suite that submits jobs: hold the node for the whole suite (declare it first, so it is released last). */
+export function takeTurnsOnSlurmNode(): void {
+  let release: (() => void) | undefined;
+  beforeAll(async () => {
+    release = await holdSlurmNode();
+  }, 600_000);
+  afterAll(() => release?.());
 }

@@ -1,10 +1,11 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ROOT } from '../helpers/cli.js';
 import { type Harness, startHarness, until } from '../gateway/harness.js';
-import { localCluster, quick, slurmInfraProblem, squeueNames, holdSlurmNode } from './infra.js';
+import { localCluster, slurmInfraProblem, squeueNames, takeTurnsOnSlurmNode } from './infra.js';
+import { describeWithService } from '../helpers/services.js';
 
 type Json = any;
 
@@ -22,18 +23,12 @@ function jobsOf(name: string): { id: string; state: string }[] {
     });
 }
 
-describe.skipIf(quick && problem !== undefined)('replicas as Slurm jobs', () => {
+describeWithService('replicas as Slurm jobs', problem ?? null, () => {
   let h: Harness;
   const workDir = mkdtempSync('/var/tmp/catapult-slurm-test-');
 
-  // Suites that submit jobs take turns on the one test node (declared first, so it is released last).
-  let releaseNode: (() => void) | undefined;
+  takeTurnsOnSlurmNode();
   beforeAll(async () => {
-    releaseNode = await holdSlurmNode();
-  }, 600_000);
-  afterAll(() => releaseNode?.());
-  beforeAll(async () => {
-    if (problem) throw new Error(`Real Slurm and sshd are needed: ${problem}`);
     h = await startHarness();
     h.t.cp.deployments.setGatewayUrl(h.gw.url);
     expect((await h.t.call('POST', '/api/v1/slurm-clusters', { body: localCluster('hpc', workDir, { timeLimit: '30' }) })).status).toBe(201);
